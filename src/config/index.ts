@@ -1,0 +1,142 @@
+import { z } from 'zod';
+
+/**
+ * The whole environment Skyloft reads, parsed once at start-up. Every variable the contract names is here;
+ * nothing else in the code reads process.env (apart from SDKs reading their own standard variables).
+ */
+export const ROLES = ['api', 'worker', 'scheduler'] as const;
+export type Role = (typeof ROLES)[number];
+
+const masterKey = z
+  .string()
+  .refine((v) => Buffer.from(v, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(v), {
+    message: 'must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)',
+  });
+
+const positiveInt = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a positive integer, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const durationMs = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const ms = parseDuration(v);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 90s, 30m or 2h, got "${v}"` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const envSchema = z.object({
+  PORT: positiveInt(8080).refine((n) => n < 65536, 'must be a TCP port (1-65535)'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  REDIS_URL: z
+    .string()
+    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
+    .default('redis://127.0.0.1:6379'),
+  SKYLOFT_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/, 'may hold only letters, digits, _ and -')
+    .default('skyloft'),
+  SKYLOFT_MASTER_KEY: masterKey.optional(),
+  SKYLOFT_MASTER_KEY_PREVIOUS: masterKey.optional(),
+  SKYLOFT_ROLES: z
+    .string()
+    .default(ROLES.join(','))
+    .transform((v, ctx) => {
+      const roles = [...new Set(v.split(',').map((r) => r.trim()).filter(Boolean))];
+      const bad = roles.filter((r) => !(ROLES as readonly string[]).includes(r));
+      if (bad.length > 0 || roles.length === 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma list of ${ROLES.join(', ')}; got "${v}"` });
+        return z.NEVER;
+      }
+      return roles as Role[];
+    }),
+  TERRAFORM_BIN: z.string().min(1).default('terraform'),
+  SKYLOFT_RATE_LIMIT: positiveInt(600),
+  SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
+  SKYLOFT_USER_LOCK_TTL: durationMs('2h'),
+  SKYLOFT_HEALTH_SLOW_MS: positiveInt(2000),
+  SKYLOFT_DATA_DIR: z.string().min(1).default('.data'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export interface Config {
+  readonly http: { readonly port: number; readonly host: string; readonly rateLimitPerMinute: number };
+  /** undefined means local mode: an embedded PostgreSQL under dataDir. */
+  readonly databaseUrl: string | undefined;
+  readonly redis: { readonly url: string; readonly prefix: string };
+  /** undefined only in local mode before the generated key is loaded (see loadLocalMasterKey). */
+  readonly masterKey: string | undefined;
+  readonly previousMasterKey: string | undefined;
+  readonly roles: readonly Role[];
+  readonly terraformBin: string;
+  readonly stateMaxBytes: number;
+  readonly userLockTtlMs: number;
+  readonly healthSlowMs: number;
+  readonly dataDir: string;
+  readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment; throws one ConfigError listing every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // An empty variable means "unset", as in most twelve-factor tools.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(present);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  if (parsed.success && parsed.data.DATABASE_URL && !parsed.data.SKYLOFT_MASTER_KEY) {
+    problems.push(
+      'SKYLOFT_MASTER_KEY: required whenever DATABASE_URL is set (generate one with: openssl rand -base64 32)',
+    );
+  }
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+  return Object.freeze({
+    http: Object.freeze({ port: e.PORT, host: e.HOST, rateLimitPerMinute: e.SKYLOFT_RATE_LIMIT }),
+    databaseUrl: e.DATABASE_URL,
+    redis: Object.freeze({ url: e.REDIS_URL, prefix: e.SKYLOFT_REDIS_PREFIX }),
+    masterKey: e.SKYLOFT_MASTER_KEY,
+    previousMasterKey: e.SKYLOFT_MASTER_KEY_PREVIOUS,
+    roles: Object.freeze(e.SKYLOFT_ROLES),
+    terraformBin: e.TERRAFORM_BIN,
+    stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
+    userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
+    healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,
+    dataDir: e.SKYLOFT_DATA_DIR,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** "90s", "30m", "2h", "1d" or plain milliseconds. */
+export function parseDuration(v: string): number | undefined {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v.trim());
+  if (!m) return undefined;
+  const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? 'ms'] ?? 1;
+  const ms = Number(m[1]) * unit;
+  return ms > 0 ? ms : undefined;
+}

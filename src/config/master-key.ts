@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from '../shared/logger.ts';
+import type { Config } from './index.ts';
+
+/**
+ * The master keys, newest first. With DATABASE_URL set the config schema already demands SKYLOFT_MASTER_KEY;
+ * only local mode generates one, once, into `<dataDir>/master.key` (mode 0600), and warns about it.
+ */
+export function resolveMasterKeys(config: Config, log: Logger): string[] {
+  const previous = config.previousMasterKey ? [config.previousMasterKey] : [];
+  if (config.masterKey) return [config.masterKey, ...previous];
+  const dataDir = resolve(config.dataDir);
+  const file = join(dataDir, 'master.key');
+  if (!existsSync(file)) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o711 });
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
+    log.warn(
+      { file },
+      'local mode: generated a master key. Back it up apart from the database: losing it loses every secret and state',
+    );
+  }
+  return [readFileSync(file, 'utf8').trim(), ...previous];
+}

@@ -1,0 +1,52 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { apiKeyRoutes, meRoutes, userRoutes } from '../modules/accounts/routes.ts';
+import { auditRoutes } from '../modules/audit/routes.ts';
+import { credentialRoutes } from '../modules/credentials/routes.ts';
+import { newId } from '../shared/ids.ts';
+import type { AppDeps } from './deps.ts';
+import { registerAuth } from './plugins/auth.ts';
+import { registerErrorHandling } from './plugins/errors.ts';
+import { registerOpenApi } from './plugins/openapi.ts';
+import { systemRoutes } from './system-routes.ts';
+
+export const JSON_BODY_LIMIT = 1024 * 1024;
+
+/** Builds the HTTP API. Cross-cutting plugins first, then each capability's routes under /v1. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as FastifyBaseLogger,
+    bodyLimit: JSON_BODY_LIMIT,
+    genReqId: () => newId(),
+    requestIdLogLabel: 'requestId',
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  // JSON only: any other Content-Type (text/plain included) answers 415.
+  app.removeContentTypeParser('text/plain');
+
+  app.decorateRequest('em', null as never);
+  app.decorateRequest('actor', null as never);
+  app.addHook('onRequest', async (request, reply) => {
+    request.em = deps.orm.em.fork();
+    reply.header('x-request-id', request.id);
+  });
+
+  registerErrorHandling(app);
+  registerAuth(app, deps);
+  await registerOpenApi(app);
+
+  await app.register(systemRoutes(deps));
+  await app.register(
+    async (v1) => {
+      await v1.register(meRoutes);
+      await v1.register(userRoutes, { prefix: '/users' });
+      await v1.register(apiKeyRoutes, { prefix: '/api-keys' });
+      await v1.register(credentialRoutes(deps), { prefix: '/credentials' });
+      await v1.register(auditRoutes, { prefix: '/audit-events' });
+    },
+    { prefix: '/v1' },
+  );
+  await app.ready();
+  return app;
+}

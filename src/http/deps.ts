@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.ts';
+import type { Em, Orm } from '../db/orm.ts';
+import type { Actor } from '../shared/actor.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { RoleName } from '../modules/accounts/entities.ts';
+import type { CredentialService } from '../modules/credentials/service.ts';
+
+/** Everything the HTTP layer needs, built once by the process (or by a test) and handed to buildApp. */
+export interface AppDeps {
+  config: Config;
+  orm: Orm;
+  redis: Redis;
+  log: Logger;
+  credentials: CredentialService;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** A forked EntityManager for this request only. */
+    em: Em;
+    /** Set by the auth plugin on every /v1 route. */
+    actor: Actor;
+  }
+  interface FastifyContextConfig {
+    /** The lowest role allowed on a /v1 route; every /v1 route must declare one. */
+    minRole?: RoleName;
+    /** Routes that authenticate themselves (none yet) set this to skip the bearer check. */
+    public?: boolean;
+  }
+}

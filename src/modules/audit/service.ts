@@ -1,0 +1,62 @@
+import type { Em } from '../../db/orm.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { newId } from '../../shared/ids.ts';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import { AuditLog } from './entity.ts';
+
+export interface AuditEntry {
+  action: string;
+  entityType: string;
+  entityId?: string;
+  /** Snapshots built from public views only: a secret never reaches the audit table. */
+  before?: object | null;
+  after?: object | null;
+}
+
+/** Queues an audit row on `em`; it is written by the same flush (and transaction) as the change it describes. */
+export function recordAudit(em: Em, actor: Actor, entry: AuditEntry): void {
+  em.create(AuditLog, {
+    id: newId(),
+    accountId: actor.accountId,
+    actorUserId: actor.userId,
+    actorKeyId: actor.keyId,
+    actorKind: actor.kind,
+    action: entry.action,
+    entityType: entry.entityType,
+    entityId: entry.entityId ?? null,
+    before: (entry.before ?? null) as Record<string, unknown> | null,
+    after: (entry.after ?? null) as Record<string, unknown> | null,
+    ip: actor.ip ?? null,
+    userAgent: actor.userAgent ?? null,
+    requestId: actor.requestId ?? null,
+  });
+}
+
+export interface AuditFilters {
+  actor?: string;
+  action?: string;
+  entity?: string;
+  entityId?: string;
+}
+
+export async function listAuditEvents(
+  em: Em,
+  accountId: string,
+  filters: AuditFilters,
+  page: PageRequest,
+): Promise<Page<AuditLog>> {
+  return keysetPage(page, (idBelow, take) =>
+    em.find(
+      AuditLog,
+      {
+        accountId,
+        ...(idBelow && { id: { $lt: idBelow } }),
+        ...(filters.actor && { $or: [{ actorUserId: filters.actor }, { actorKeyId: filters.actor }] }),
+        ...(filters.action && { action: filters.action }),
+        ...(filters.entity && { entityType: filters.entity }),
+        ...(filters.entityId && { entityId: filters.entityId }),
+      },
+      { orderBy: { id: 'desc' }, limit: take },
+    ),
+  );
+}

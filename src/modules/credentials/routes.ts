@@ -1,0 +1,100 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppDeps } from '../../http/deps.ts';
+import { errorResponses, idParam, page, pageQuery } from '../../http/schemas.ts';
+import { PROVIDERS } from './entity.ts';
+import { credentialView } from './service.ts';
+
+const provider = z.enum(PROVIDERS);
+const region = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a region name such as us-east-1, westeurope or europe-west1');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' });
+const endpoints = z
+  .strictObject({
+    api: httpUrl.optional().describe('Cloud API base URL (sovereign clouds, LocalStack-style emulators)'),
+    authorityHost: httpUrl.optional().describe('Azure only: the Microsoft Entra authority host'),
+  })
+  .describe('Optional endpoint overrides');
+const secret = z
+  .record(z.string(), z.unknown())
+  .describe(
+    'aws {accessKeyId, secretAccessKey, sessionToken?} or {roleArn, externalId?, accessKeyId?, secretAccessKey?}; ' +
+      'azure {tenantId, clientId, clientSecret, subscriptionId}; gcp {serviceAccountJson, projectId}; sandbox {}',
+  );
+
+const credentialSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  provider,
+  region: z.string().nullable(),
+  regions: z.array(z.string()).nullable(),
+  endpoints: z.object({ api: z.string().optional(), authorityHost: z.string().optional() }),
+  options: z.record(z.string(), z.unknown()),
+  secretUpdatedAt: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+const tags = ['credentials'];
+
+export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  const service = deps.credentials;
+  return async (app) => {
+    app.post('/', {
+      config: { minRole: 'operator' },
+      schema: {
+        tags,
+        summary: 'Register a cloud credential; the secret is encrypted and never returned',
+        body: z.strictObject({
+          name: z.string().trim().min(1).max(100),
+          provider,
+          region: region.optional(),
+          regions: z.array(region).min(1).max(64).refine((r) => new Set(r).size === r.length, 'must not repeat a region').optional(),
+          endpoints: endpoints.optional(),
+          options: z.record(z.string(), z.unknown()).optional().describe('Provider settings, e.g. GCP {billingDataset, billingTable}'),
+          secret,
+        }),
+        response: { 201: credentialSchema, ...errorResponses },
+      },
+    }, async (req, reply) => {
+      const credential = await service.create(req.em, req.actor, req.body);
+      return reply.status(201).send(credentialView(credential));
+    });
+
+    app.get('/', {
+      config: { minRole: 'viewer' },
+      schema: {
+        tags,
+        summary: 'List credentials',
+        querystring: z.strictObject({ ...pageQuery, provider: provider.optional() }),
+        response: { 200: page(credentialSchema), ...errorResponses },
+      },
+    }, async (req) => {
+      const result = await service.list(req.em, req.actor.accountId, req.query, req.query.provider);
+      return { items: result.items.map(credentialView), nextCursor: result.nextCursor };
+    });
+
+    app.get('/:id', {
+      config: { minRole: 'viewer' },
+      schema: { tags, summary: 'Read a credential (never its secret)', params: idParam, response: { 200: credentialSchema, ...errorResponses } },
+    }, async (req) => credentialView(await service.get(req.em, req.actor.accountId, req.params.id)));
+
+    app.delete('/:id', {
+      config: { minRole: 'operator' },
+      schema: { tags, summary: 'Delete a credential and its encrypted secret', params: idParam, response: { 204: z.null(), ...errorResponses } },
+    }, async (req, reply) => {
+      await service.remove(req.em, req.actor, req.params.id);
+      return reply.status(204).send(null);
+    });
+
+    app.put('/:id/secret', {
+      config: { minRole: 'operator' },
+      schema: {
+        tags,
+        summary: 'Rotate a credential\'s secret',
+        params: idParam,
+        body: z.strictObject({ secret }),
+        response: { 200: credentialSchema, ...errorResponses },
+      },
+    }, async (req) => credentialView(await service.rotateSecret(req.em, req.actor, req.params.id, req.body.secret)));
+  };
+}

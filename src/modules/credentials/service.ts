@@ -1,0 +1,142 @@
+import { LockMode } from '@mikro-orm/core';
+import type { Em } from '../../db/orm.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { isUuid, newId } from '../../shared/ids.ts';
+import { iso } from '../../shared/time.ts';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import type { KeyRing } from '../../shared/vault.ts';
+import { recordAudit } from '../audit/service.ts';
+import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
+import { parseSecret, type CredentialSecret } from './secrets.ts';
+
+export interface NewCredential {
+  name: string;
+  provider: Provider;
+  region?: string;
+  regions?: string[];
+  endpoints?: CredentialEndpoints;
+  options?: Record<string, unknown>;
+  secret: unknown;
+}
+
+export type CredentialView = ReturnType<typeof credentialView>;
+
+/** The only shape a credential leaves the service in: no ciphertext, no secret. */
+export function credentialView(c: Credential) {
+  return {
+    id: c.id,
+    name: c.name,
+    provider: c.provider,
+    region: c.region ?? null,
+    regions: c.regions ?? null,
+    endpoints: c.endpoints,
+    options: c.options,
+    secretUpdatedAt: iso(c.secretUpdatedAt),
+    createdAt: iso(c.createdAt),
+    updatedAt: iso(c.updatedAt),
+  };
+}
+
+const aadFor = (c: { accountId: string; id: string }) => `credential:${c.accountId}:${c.id}`;
+
+function sealSecret(ring: KeyRing, c: { accountId: string; id: string }, secret: CredentialSecret) {
+  return { secretCiphertext: ring.seal(Buffer.from(JSON.stringify(secret), 'utf8'), aadFor(c)), secretKeyId: ring.currentKeyId };
+}
+
+export class CredentialService {
+  constructor(private readonly ring: KeyRing) {}
+
+  async create(em: Em, actor: Actor, input: NewCredential): Promise<Credential> {
+    if (input.endpoints?.authorityHost && input.provider !== 'azure') {
+      throw new ValidationError('endpoints.authorityHost applies to azure credentials only', [
+        { path: 'endpoints.authorityHost', message: 'azure only' },
+      ]);
+    }
+    const secret = parseSecret(input.provider, input.secret);
+    if ((await em.count(Credential, { accountId: actor.accountId, name: input.name })) > 0) {
+      throw new ConflictError(`A credential named "${input.name}" already exists in this account`);
+    }
+    const id = newId();
+    const credential = em.create(Credential, {
+      id,
+      accountId: actor.accountId,
+      name: input.name,
+      provider: input.provider,
+      region: input.region ?? null,
+      regions: input.regions ?? null,
+      endpoints: input.endpoints ?? {},
+      options: input.options ?? {},
+      ...sealSecret(this.ring, { accountId: actor.accountId, id }, secret),
+      secretUpdatedAt: new Date(),
+      createdBy: actor.userId,
+      updatedBy: actor.userId,
+    });
+    recordAudit(em, actor, { action: 'credential.create', entityType: 'credential', entityId: id, after: credentialView(credential) });
+    await em.flush();
+    return credential;
+  }
+
+  list(em: Em, accountId: string, page: PageRequest, provider?: Provider): Promise<Page<Credential>> {
+    return keysetPage(page, (idBelow, take) =>
+      em.find(
+        Credential,
+        { accountId, ...(provider && { provider }), ...(idBelow && { id: { $lt: idBelow } }) },
+        { orderBy: { id: 'desc' }, limit: take },
+      ),
+    );
+  }
+
+  async get(em: Em, accountId: string, id: string): Promise<Credential> {
+    const credential = isUuid(id) ? await em.findOne(Credential, { id, accountId }) : null;
+    if (!credential) throw new NotFoundError('Credential', id);
+    return credential;
+  }
+
+  async remove(em: Em, actor: Actor, id: string): Promise<void> {
+    const credential = await this.get(em, actor.accountId, id);
+    recordAudit(em, actor, { action: 'credential.delete', entityType: 'credential', entityId: id, before: credentialView(credential) });
+    em.remove(credential);
+    await em.flush();
+  }
+
+  async rotateSecret(em: Em, actor: Actor, id: string, rawSecret: unknown): Promise<Credential> {
+    const credential = await this.get(em, actor.accountId, id);
+    const secret = parseSecret(credential.provider, rawSecret);
+    const before = credentialView(credential);
+    Object.assign(credential, sealSecret(this.ring, credential, secret), { secretUpdatedAt: new Date(), updatedBy: actor.userId });
+    recordAudit(em, actor, { action: 'credential.rotate_secret', entityType: 'credential', entityId: id, before, after: credentialView(credential) });
+    await em.flush();
+    return credential;
+  }
+
+  /** Decrypts a credential's secret. Only workers call this, and only keep the result for one job. */
+  async openSecret(em: Em, credential: Credential): Promise<CredentialSecret> {
+    const row = await em.findOneOrFail(Credential, { id: credential.id }, { fields: ['id', 'accountId', 'secretCiphertext'] });
+    return JSON.parse(this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row)).toString('utf8')) as CredentialSecret;
+  }
+
+  /**
+   * Re-seals every secret not yet under the newest master key, in small transactions so a crash midway loses
+   * nothing: the next run picks up the rows still under the old key.
+   */
+  async resealAll(em: Em): Promise<number> {
+    let count = 0;
+    for (;;) {
+      const batch = await em.fork().transactional(async (tx) => {
+        const rows = await tx.find(
+          Credential,
+          { secretKeyId: { $ne: this.ring.currentKeyId } },
+          { fields: ['id', 'accountId', 'secretCiphertext', 'secretKeyId'], limit: 100, lockMode: LockMode.PESSIMISTIC_WRITE },
+        );
+        for (const row of rows) {
+          const plain = this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row));
+          Object.assign(row, { secretCiphertext: this.ring.seal(plain, aadFor(row)), secretKeyId: this.ring.currentKeyId });
+        }
+        return rows.length;
+      });
+      count += batch;
+      if (batch === 0) return count;
+    }
+  }
+}

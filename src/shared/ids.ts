@@ -1,0 +1,27 @@
+import { randomBytes } from 'node:crypto';
+
+const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+/** 13 lowercase base32 characters = 65 random bits: an account's opaque, non-guessable business id. */
+export function newAccountId(): string {
+  const bytes = randomBytes(13);
+  let out = '';
+  for (const b of bytes) out += BASE32[b & 31];
+  return out;
+}
+
+/**
+ * A UUIDv7 (time-ordered, RFC 9562) made in the application, since PostgreSQL 15 has no uuidv7().
+ * Time order keeps primary-key indexes compact and gives lists a stable newest-first order.
+ */
+export function newId(now = Date.now()): string {
+  const b = randomBytes(16);
+  b.writeUIntBE(now, 0, 6);
+  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const isUuid = (v: string): boolean => UUID_RE.test(v);

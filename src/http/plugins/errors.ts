@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ConnectionException } from '@mikro-orm/core';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, RateLimitedError } from '../../shared/errors.ts';
 
@@ -42,6 +43,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (err.statusCode === 413) return sendError(reply, 413, 'payload_too_large', 'Request body is too large');
     if (err.statusCode === 415) return sendError(reply, 415, 'unsupported_media_type', 'Unsupported Content-Type');
+    if (err instanceof ConnectionException) {
+      request.log.error({ err }, 'PostgreSQL is unavailable');
+      return sendError(reply, 503, 'dependency_unavailable', 'PostgreSQL is unavailable; try again shortly', { dependency: 'postgres' });
+    }
     request.log.error({ err }, 'unhandled error');
     return sendError(reply, 500, 'internal_error', 'Internal error');
   });

@@ -17,7 +17,7 @@ export function ormConfig(clientUrl: string, entities: EntitySchema<any, any>[],
     discovery: { warnWhenNoEntities: false },
     pool: { min: 0, max: poolMax },
     // Entities are defined with defineEntity; no reflection, no folder scanning.
-    migrations: { tableName: 'skyloft_migrations', migrationsList: migrations, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { tableName: 'skyloft_migrations', migrationsList: migrations, transactional: true, allOrNothing: true, snapshot: false, snapshotOnMigrate: false },
     // The forked EntityManager per request/job is explicit; the global one must never be used.
     allowGlobalContext: false,
     debug: false,

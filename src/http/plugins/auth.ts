@@ -20,7 +20,8 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
 
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
-    if (!request.url.startsWith('/v1') || config.public || !config.minRole) return;
+    // Every /v1 path authenticates, unknown ones too: without a key they answer 401, not 404.
+    if (!request.url.startsWith('/v1') || config.public) return;
     const principal = await authenticate(request.em, bearerOrBasic(request));
     request.actor = {
       kind: 'user',
@@ -34,7 +35,7 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
     await touchKey(request.em, deps.redis, prefix, principal.keyId).catch((err: unknown) => {
       request.log.warn({ err }, 'could not record key use');
     });
-    if (!roleAtLeast(principal.role, config.minRole)) {
+    if (config.minRole && !roleAtLeast(principal.role, config.minRole)) {
       throw new ForbiddenError(`This action needs the ${config.minRole} role; this key has ${principal.role}`);
     }
   });
@@ -44,7 +45,7 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
 function bearerOrBasic(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
-  const [scheme, value] = header.split(' ', 2);
+  const [scheme, value] = header.trim().split(/\s+/, 2);
   if (!value) return undefined;
   if (scheme?.toLowerCase() === 'bearer') return value.trim();
   if (scheme?.toLowerCase() === 'basic') {

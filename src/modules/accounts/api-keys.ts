@@ -91,7 +91,10 @@ export async function createOwnApiKey(em: Em, actor: Actor, input: NewApiKey) {
 /** Own keys by default; an admin may list another user's keys (`userId`) in the same account. */
 export async function listApiKeys(em: Em, actor: Actor, userId: string | undefined, page: PageRequest): Promise<Page<ApiKey>> {
   const owner = userId ?? actor.userId!;
-  if (owner !== actor.userId && actor.role !== 'admin') throw new ForbiddenError('Only an admin may list other users\' keys');
+  if (owner !== actor.userId) {
+    if (!isUuid(owner) || (await em.count(User, { id: owner, accountId: actor.accountId })) === 0) throw new NotFoundError('User', owner);
+    if (actor.role !== 'admin') throw new ForbiddenError('Only an admin may list other users\' keys');
+  }
   return keysetPage(page, (idBelow, take) =>
     em.find(
       ApiKey,

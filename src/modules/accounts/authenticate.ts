@@ -32,6 +32,12 @@ export async function authenticate(em: Em, rawKey: string | undefined): Promise<
  * so a busy key costs one UPDATE a minute, not one per request.
  */
 export async function touchKey(em: Em, redis: Redis, prefix: string, keyId: string): Promise<void> {
-  const first = await redis.set(`${prefix}:key-used:${keyId}`, '1', 'PX', 60_000, 'NX');
-  if (first === 'OK') await em.nativeUpdate(ApiKey, { id: keyId }, { lastUsedAt: new Date() });
+  const gate = `${prefix}:key-used:${keyId}`;
+  if ((await redis.set(gate, '1', 'PX', 60_000, 'NX')) !== 'OK') return;
+  try {
+    await em.nativeUpdate(ApiKey, { id: keyId }, { lastUsedAt: new Date() });
+  } catch (e) {
+    await redis.del(gate); // let the next request try again
+    throw e;
+  }
 }

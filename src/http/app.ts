@@ -3,6 +3,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { apiKeyRoutes, meRoutes, userRoutes } from '../modules/accounts/routes.ts';
 import { auditRoutes } from '../modules/audit/routes.ts';
 import { credentialRoutes } from '../modules/credentials/routes.ts';
+import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
@@ -31,6 +32,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
 
+  // PostgreSQL text and jsonb cannot hold U+0000: refuse it as bad input instead of failing in the driver.
+  app.addHook('preValidation', async (request) => {
+    const where = findNul(request.body, 'body') ?? findNul(request.query, 'query');
+    if (where) throw new ValidationError('Text must not contain the NUL character (U+0000)', [{ path: where, message: 'contains U+0000' }]);
+  });
+
   registerErrorHandling(app);
   registerAuth(app, deps);
   await registerOpenApi(app);
@@ -48,4 +55,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
   await app.ready();
   return app;
+}
+
+function findNul(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000')) return `${path}.${k.replaceAll('\u0000', '\\u0000')}`;
+    const found = findNul(v, `${path}.${k}`);
+    if (found) return found;
+  }
+  return undefined;
 }

@@ -12,12 +12,28 @@ export function newAccountId(): string {
 
 /**
  * A UUIDv7 (time-ordered, RFC 9562) made in the application, since PostgreSQL 15 has no uuidv7().
- * Time order keeps primary-key indexes compact and gives lists a stable newest-first order.
+ * Time order keeps primary-key indexes compact and gives lists a stable newest-first order; within one
+ * millisecond the 12-bit rand_a field is a counter (RFC 9562 method 1), so ids of one process never tie.
  */
+let lastMs = -1;
+let seq = 0;
 export function newId(now = Date.now()): string {
+  if (now > lastMs) {
+    lastMs = now;
+    seq = randomBytes(2).readUInt16BE() & 0x7ff; // start in the lower half to leave room to count
+  } else {
+    now = lastMs;
+    seq += 1;
+    if (seq > 0xfff) {
+      lastMs += 1;
+      now = lastMs;
+      seq = 0;
+    }
+  }
   const b = randomBytes(16);
   b.writeUIntBE(now, 0, 6);
-  b[6] = (b[6]! & 0x0f) | 0x70;
+  b[6] = 0x70 | (seq >> 8);
+  b[7] = seq & 0xff;
   b[8] = (b[8]! & 0x3f) | 0x80;
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

@@ -49,3 +49,11 @@ describe('the Node version check', () => {
     expect(nodeVersionProblem('22.17.0')).toBeUndefined();
   });
 });
+
+describe('ids made in one millisecond', () => {
+  it('still sort in creation order', () => {
+    const ids = Array.from({ length: 5000 }, () => newId(1_700_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});

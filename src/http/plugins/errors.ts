@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConnectionException } from '@mikro-orm/core';
+import { ConnectionException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { AppError, RateLimitedError } from '../../shared/errors.ts';
 
@@ -35,6 +35,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       if (err.httpStatus >= 500) request.log.error({ err }, err.message);
       const message = err.httpStatus >= 500 && err.code !== 'dependency_unavailable' ? 'Internal error' : err.message;
       return sendError(reply, err.httpStatus, err.code, message, err.httpStatus >= 500 ? undefined : err.details);
+    }
+    if (err instanceof UniqueConstraintViolationException) {
+      // Two requests raced past a service's uniqueness check; the database's unique index decided.
+      return sendError(reply, 409, 'conflict', 'A conflicting record was created at the same time; it already exists');
     }
     const known = err.code ? FASTIFY_CODES[err.code] : undefined;
     if (known) return sendError(reply, known.status, known.code, known.message ?? err.message);

@@ -109,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (parsed.success && parsed.data.DATABASE_URL && !parsed.data.SKYLOFT_MASTER_KEY) {
+  if (present.DATABASE_URL && !present.SKYLOFT_MASTER_KEY) {
     problems.push(
       'SKYLOFT_MASTER_KEY: required whenever DATABASE_URL is set (generate one with: openssl rand -base64 32)',
     );

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../shared/logger.ts';
+import { freePort } from '../shared/net.ts';
 
 /**
  * Local mode: with DATABASE_URL unset, Skyloft runs an embedded PostgreSQL whose data lives under the data dir and
@@ -109,17 +109,6 @@ function assertReachableByPostgresUser(pgDir: string): void {
     if (dir === dirname(dir)) break;
   }
   accessSync(dirname(pgDir), constants.W_OK);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
 }
 
 /**

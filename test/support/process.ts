@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -167,16 +166,7 @@ export async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill()));
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const srv = createServer();
-    srv.once('error', fail);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => ok(port));
-    });
-  });
-}
+export { freePort } from '../../src/shared/net.ts';
 
 /** Polls `url` until it answers 200; fails at once (with the output) if the process exits first. */
 export async function waitForOk(proc: NpmProcess, url: string, timeoutMs: number): Promise<Response> {

@@ -9,7 +9,11 @@ export function createRedis(url: string, opts: { forWorker?: boolean } = {}): Re
   const options: RedisOptions = opts.forWorker
     ? { maxRetriesPerRequest: null, enableReadyCheck: true }
     : { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 5_000 };
-  return new Redis(url, { lazyConnect: true, ...options });
+  const redis = new Redis(url, { lazyConnect: true, ...options });
+  // Connection errors reach callers through failed commands and /readyz; without a listener ioredis prints
+  // every reconnect attempt as an "Unhandled error event".
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Connects or explains where Redis was expected and how to start one. */

@@ -59,7 +59,7 @@ export const meRoutes: FastifyPluginAsyncZod = async (app) => {
 };
 
 export const userRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.post('/', {
+  app.post('', {
     config: { minRole: 'admin' },
     schema: {
       tags,
@@ -72,7 +72,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
     return reply.status(201).send({ ...userView(user), apiKey: { ...apiKeyView(apiKey), key } });
   });
 
-  app.get('/', {
+  app.get('', {
     config: { minRole: 'admin' },
     schema: { tags, summary: 'List users', querystring: z.strictObject(pageQuery), response: { 200: page(userSchema), ...errorResponses } },
   }, async (req) => {
@@ -98,7 +98,7 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
 };
 
 export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.post('/', {
+  app.post('', {
     config: { minRole: 'viewer' },
     schema: {
       tags,
@@ -120,7 +120,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
     return reply.status(201).send({ ...apiKeyView(apiKey), key });
   });
 
-  app.get('/', {
+  app.get('', {
     config: { minRole: 'viewer' },
     schema: {
       tags,

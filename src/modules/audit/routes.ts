@@ -32,7 +32,7 @@ const view = (e: AuditLog) => ({
 });
 
 export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
-  app.get('/', {
+  app.get('', {
     config: { minRole: 'admin' },
     schema: {
       tags: ['audit'],

@@ -39,7 +39,7 @@ const tags = ['credentials'];
 export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const service = deps.credentials;
   return async (app) => {
-    app.post('/', {
+    app.post('', {
       config: { minRole: 'operator' },
       schema: {
         tags,
@@ -60,7 +60,7 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       return reply.status(201).send(credentialView(credential));
     });
 
-    app.get('/', {
+    app.get('', {
       config: { minRole: 'viewer' },
       schema: {
         tags,

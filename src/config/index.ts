@@ -69,6 +69,9 @@ const envSchema = z.object({
       return roles as Role[];
     }),
   TERRAFORM_BIN: z.string().min(1).default('terraform'),
+  SKYLOFT_PROVIDER_MIRROR: z.string().min(1).optional(),
+  SKYLOFT_TERRAFORM_STEP_TIMEOUT: durationMs('30m'),
+  SKYLOFT_STATE_RETENTION: positiveInt(100),
   SKYLOFT_RATE_LIMIT: positiveInt(600),
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   SKYLOFT_USER_LOCK_TTL: durationMs('2h'),
@@ -86,7 +89,14 @@ export interface Config {
   readonly masterKey: string | undefined;
   readonly previousMasterKey: string | undefined;
   readonly roles: readonly Role[];
-  readonly terraformBin: string;
+  readonly terraform: {
+    readonly bin: string;
+    /** A filesystem mirror of providers (air-gapped sites); unset = the public registry. */
+    readonly providerMirror: string | undefined;
+    readonly stepTimeoutMs: number;
+  };
+  /** State versions kept per resource. */
+  readonly stateRetention: number;
   readonly stateMaxBytes: number;
   readonly userLockTtlMs: number;
   readonly healthSlowMs: number;
@@ -123,7 +133,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKey: e.SKYLOFT_MASTER_KEY,
     previousMasterKey: e.SKYLOFT_MASTER_KEY_PREVIOUS,
     roles: Object.freeze(e.SKYLOFT_ROLES),
-    terraformBin: e.TERRAFORM_BIN,
+    terraform: Object.freeze({
+      bin: e.TERRAFORM_BIN,
+      providerMirror: e.SKYLOFT_PROVIDER_MIRROR,
+      stepTimeoutMs: e.SKYLOFT_TERRAFORM_STEP_TIMEOUT,
+    }),
+    stateRetention: e.SKYLOFT_STATE_RETENTION,
     stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
     userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,

@@ -58,8 +58,12 @@ try {
   } else if (command === 'migrate') {
     print({ migrated: true }, 'migrations are up to date');
   } else {
-    const count = await rt.credentials.resealAll(rt.orm.em.fork());
-    print({ reencrypted: { credentials: count }, keyId: rt.ring.currentKeyId }, `re-encrypted ${count} credential secret(s) under key ${rt.ring.currentKeyId}`);
+    const credentials = await rt.credentials.resealAll(rt.orm.em.fork());
+    const states = await rt.state.resealAll(rt.orm.em.fork());
+    print(
+      { reencrypted: { credentials, states }, keyId: rt.ring.currentKeyId },
+      `re-encrypted ${credentials} credential secret(s) and ${states} state version(s) under key ${rt.ring.currentKeyId}`,
+    );
   }
 } catch (e) {
   log.error({ err: e }, 'command failed');

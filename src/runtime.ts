@@ -5,6 +5,7 @@ import { startLocalPostgres, type LocalPostgres } from './db/local-postgres.ts';
 import { initOrm, migrate, type Orm } from './db/orm.ts';
 import { CredentialService } from './modules/credentials/service.ts';
 import { entities } from './modules/entities.ts';
+import { StateStore } from './modules/state/versions.ts';
 import { connectRedis, createRedis } from './queue/redis.ts';
 import { DependencyError } from './shared/errors.ts';
 import type { Logger } from './shared/logger.ts';
@@ -18,6 +19,7 @@ export interface Runtime {
   redis: Redis;
   ring: KeyRing;
   credentials: CredentialService;
+  state: StateStore;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { migrate: 
     redis,
     ring,
     credentials: new CredentialService(ring),
+    state: new StateStore(ring, config.stateRetention),
     async close() {
       redis.disconnect();
       await orm.close();

@@ -3,6 +3,8 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import { apiKeyRoutes, meRoutes, userRoutes } from '../modules/accounts/routes.ts';
 import { auditRoutes } from '../modules/audit/routes.ts';
 import { credentialRoutes } from '../modules/credentials/routes.ts';
+import { stateBackendRoutes } from '../modules/state/backend-routes.ts';
+import { stateRoutes } from '../modules/state/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
@@ -21,6 +23,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: () => newId(),
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
+  // Terraform's http backend locks with these two methods.
+  app.addHttpMethod('LOCK', { hasBody: true });
+  app.addHttpMethod('UNLOCK', { hasBody: true });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // JSON only: any other Content-Type (text/plain included) answers 415.
@@ -51,6 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(apiKeyRoutes, { prefix: '/api-keys' });
       await v1.register(credentialRoutes(deps), { prefix: '/credentials' });
       await v1.register(auditRoutes, { prefix: '/audit-events' });
+      await v1.register(stateRoutes(deps), { prefix: '/resources' });
+      await v1.register(stateBackendRoutes(deps), { prefix: '/terraform/state' });
     },
     { prefix: '/v1' },
   );
@@ -59,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 }
 
 function findNul(value: unknown, path: string): string | undefined {
+  if (Buffer.isBuffer(value)) return undefined; // raw bodies (Terraform state) are stored as bytes
   if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
   for (const [k, v] of Object.entries(value)) {

@@ -5,6 +5,7 @@ import type { Actor } from '../shared/actor.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RoleName } from '../modules/accounts/entities.ts';
 import type { CredentialService } from '../modules/credentials/service.ts';
+import type { StateStore } from '../modules/state/versions.ts';
 
 /** Everything the HTTP layer needs, built once by the process (or by a test) and handed to buildApp. */
 export interface AppDeps {
@@ -13,6 +14,7 @@ export interface AppDeps {
   redis: Redis;
   log: Logger;
   credentials: CredentialService;
+  state: StateStore;
 }
 
 declare module 'fastify' {

@@ -1,6 +1,8 @@
 import { Account, ApiKey, User } from './accounts/entities.ts';
 import { AuditLog } from './audit/entity.ts';
 import { Credential } from './credentials/entity.ts';
+import { IdempotencyKey, Operation, Resource } from './provisioning/entities.ts';
+import { StateLock, StateVersion } from './state/entities.ts';
 
 /** The explicit entity list (no folder discovery). Each new module adds its entities here. */
-export const entities = [Account, User, ApiKey, Credential, AuditLog];
+export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock];

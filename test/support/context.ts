@@ -8,6 +8,7 @@ import { buildApp } from '../../src/http/app.ts';
 import { bootstrapAccount } from '../../src/modules/accounts/bootstrap.ts';
 import { CredentialService } from '../../src/modules/credentials/service.ts';
 import { entities } from '../../src/modules/entities.ts';
+import { StateStore } from '../../src/modules/state/versions.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
@@ -45,7 +46,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
   const redis = createRedis(config.redis.url);
   await redis.connect();
   const ring = new KeyRing([config.masterKey!]);
-  const app = await buildApp({ config, orm, redis, log, credentials: new CredentialService(ring) });
+  const app = await buildApp({ config, orm, redis, log, credentials: new CredentialService(ring), state: new StateStore(ring, config.stateRetention) });
   return {
     app,
     orm,

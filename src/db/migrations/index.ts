@@ -1,4 +1,8 @@
 import { Migration0001Foundation } from './0001-foundation.ts';
+import { Migration0002Provisioning } from './0002-provisioning.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
-export const migrations = [{ name: '0001-foundation', class: Migration0001Foundation }];
+export const migrations = [
+  { name: '0001-foundation', class: Migration0001Foundation },
+  { name: '0002-provisioning', class: Migration0002Provisioning },
+];

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionException, UniqueConstraintViolationException } from '@mikro-orm/core';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { StateLockedError } from '../../modules/state/locks.ts';
 import { AppError, RateLimitedError } from '../../shared/errors.ts';
 
 /**
@@ -8,7 +9,6 @@ import { AppError, RateLimitedError } from '../../shared/errors.ts';
  * a stack trace or an internal message; the log has them, under the same request id.
  */
 const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: 'payload_too_large', message: 'Request body exceeds the 1 MiB limit' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Send application/json' },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: 'malformed_request' },
   FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: 'malformed_json', message: 'Body is empty but Content-Type is application/json' },
@@ -29,6 +29,10 @@ export function registerErrorHandling(app: FastifyInstance): void {
       }));
       const summary = details.map((d) => (d.path === where ? d.message : `${d.path}: ${d.message}`)).join('; ');
       return sendError(reply, 400, 'validation_failed', `Invalid ${where}: ${summary}`, details);
+    }
+    if (err instanceof StateLockedError) return reply.status(423).send(err.holderInfo);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return sendError(reply, 413, 'payload_too_large', `Request body exceeds this route's limit of ${request.routeOptions.bodyLimit} bytes`);
     }
     if (err instanceof AppError) {
       if (err instanceof RateLimitedError) reply.header('retry-after', String(err.retryAfterSeconds));

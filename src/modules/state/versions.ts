@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { LockMode } from '@mikro-orm/core';
+import type { Em } from '../../db/orm.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { newId } from '../../shared/ids.ts';
+import type { KeyRing } from '../../shared/vault.ts';
+import { recordAudit } from '../audit/service.ts';
+import { StateVersion } from './entities.ts';
+import { assertMayWrite } from './locks.ts';
+
+const aadFor = (v: { accountId: string; resourceId: string; version: number }) =>
+  `state:${v.accountId}:${v.resourceId}:${v.version}`;
+
+export interface StateWrite {
+  accountId: string;
+  resourceId: string;
+  body: Buffer;
+  /** terraform's ?ID= on POST: the lock it believes it holds. */
+  lockId?: string;
+  /** base64 MD5 terraform sends in Content-MD5. */
+  contentMd5?: string;
+  userId?: string | null;
+}
+
+/** What Skyloft reads from a state body: terraform keeps serial and lineage only inside it. */
+function parseState(body: Buffer): { serial: number; lineage: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ValidationError('The state is not valid JSON');
+  }
+  const { serial, lineage } = (parsed ?? {}) as { serial?: unknown; lineage?: unknown };
+  if (!Number.isSafeInteger(serial) || (serial as number) < 0 || typeof lineage !== 'string' || lineage === '') {
+    throw new ValidationError('A Terraform state needs a non-negative integer "serial" and a "lineage" string');
+  }
+  return { serial: serial as number, lineage };
+}
+
+export class StateStore {
+  constructor(
+    private readonly ring: KeyRing,
+    private readonly retention: number,
+  ) {}
+
+  /**
+   * Stores an accepted POST as the next version. The resource row is locked for the whole write, so versions
+   * are gap-free and a lineage/serial check cannot race another write.
+   */
+  async write(em: Em, w: StateWrite): Promise<StateVersion> {
+    if (w.contentMd5 !== undefined && createHash('md5').update(w.body).digest('base64') !== w.contentMd5) {
+      throw new ValidationError('Content-MD5 does not match the body');
+    }
+    const { serial, lineage } = parseState(w.body);
+    const sha256 = createHash('sha256').update(w.body).digest('hex');
+    return em.transactional(async (tx) => {
+      await tx.getConnection().execute('select 1 from resources where id = ? for update', [w.resourceId], 'run', tx.getTransactionContext());
+      const lock = await assertMayWrite(tx, w.resourceId, w.lockId);
+      const latest = await tx.findOne(StateVersion, { resourceId: w.resourceId }, { orderBy: { version: 'desc' } });
+      if (latest && latest.lineage !== lineage) {
+        throw new ConflictError(`State lineage ${lineage} differs from the stored lineage ${latest.lineage}`);
+      }
+      if (latest && (serial < latest.serial || (serial === latest.serial && sha256 !== latest.sha256))) {
+        throw new ConflictError(`State serial ${serial} does not move forward from the stored serial ${latest.serial}`);
+      }
+      const version = (latest?.version ?? 0) + 1;
+      const row = tx.create(StateVersion, {
+        id: newId(),
+        accountId: w.accountId,
+        resourceId: w.resourceId,
+        version,
+        serial,
+        lineage,
+        sha256,
+        size: w.body.length,
+        operationId: lock?.operationId ?? null,
+        ciphertext: this.ring.seal(w.body, aadFor({ ...w, version })),
+        keyId: this.ring.currentKeyId,
+        createdBy: w.userId ?? null,
+      });
+      await tx.flush();
+      await tx.nativeDelete(StateVersion, { resourceId: w.resourceId, version: { $lte: version - this.retention } });
+      return row;
+    });
+  }
+
+  /** The newest state's plaintext, or null when the resource has none. */
+  async latest(em: Em, resourceId: string): Promise<Buffer | null> {
+    const row = await em.findOne(StateVersion, { resourceId }, { orderBy: { version: 'desc' }, populate: ['ciphertext'] });
+    return row ? this.open(row) : null;
+  }
+
+  async read(em: Em, resourceId: string, version: number): Promise<Buffer> {
+    const row = await em.findOne(StateVersion, { resourceId, version }, { populate: ['ciphertext'] });
+    if (!row) throw new NotFoundError('State version', String(version));
+    return this.open(row);
+  }
+
+  list(em: Em, resourceId: string): Promise<StateVersion[]> {
+    return em.find(StateVersion, { resourceId }, { orderBy: { version: 'desc' } });
+  }
+
+  /** Terraform's DELETE: drops every version (audited); refused while someone holds the lock. */
+  async removeAll(em: Em, actor: Actor, resourceId: string): Promise<number> {
+    return em.transactional(async (tx) => {
+      await tx.getConnection().execute('select 1 from resources where id = ? for update', [resourceId], 'run', tx.getTransactionContext());
+      await assertMayWrite(tx, resourceId, undefined);
+      const deleted = await tx.nativeDelete(StateVersion, { resourceId });
+      recordAudit(tx, actor, { action: 'state.delete', entityType: 'resource', entityId: resourceId, before: { versions: deleted } });
+      return deleted;
+    });
+  }
+
+  private open(row: StateVersion): Buffer {
+    return this.ring.open(Buffer.from(row.ciphertext), aadFor(row));
+  }
+
+  /** Re-seals every state version not under the newest master key (rotate-master-key), in small batches. */
+  async resealAll(em: Em): Promise<number> {
+    let count = 0;
+    for (;;) {
+      const batch = await em.fork().transactional(async (tx) => {
+        const rows = await tx.find(
+          StateVersion,
+          { keyId: { $ne: this.ring.currentKeyId } },
+          { fields: ['id', 'accountId', 'resourceId', 'version', 'ciphertext', 'keyId'], limit: 20, lockMode: LockMode.PESSIMISTIC_WRITE },
+        );
+        for (const row of rows) {
+          Object.assign(row, { ciphertext: this.ring.seal(this.open(row as StateVersion), aadFor(row)), keyId: this.ring.currentKeyId });
+        }
+        return rows.length;
+      });
+      count += batch;
+      if (batch === 0) return count;
+    }
+  }
+}

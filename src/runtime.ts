@@ -6,6 +6,8 @@ import { initOrm, migrate, type Orm } from './db/orm.ts';
 import { CredentialService } from './modules/credentials/service.ts';
 import { entities } from './modules/entities.ts';
 import { StateStore } from './modules/state/versions.ts';
+import { ProvisioningService } from './modules/provisioning/service.ts';
+import { Queues } from './queue/catalog.ts';
 import { connectRedis, createRedis } from './queue/redis.ts';
 import { DependencyError } from './shared/errors.ts';
 import type { Logger } from './shared/logger.ts';
@@ -20,6 +22,8 @@ export interface Runtime {
   ring: KeyRing;
   credentials: CredentialService;
   state: StateStore;
+  queues: Queues;
+  provisioning: ProvisioningService;
   close(): Promise<void>;
 }
 
@@ -49,6 +53,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { migrate: 
     await local?.stop();
     throw e;
   }
+  const queues = new Queues(redis, config.redis.prefix);
   return {
     config,
     log,
@@ -57,7 +62,10 @@ export async function openRuntime(config: Config, log: Logger, opts: { migrate: 
     ring,
     credentials: new CredentialService(ring),
     state: new StateStore(ring, config.stateRetention),
+    queues,
+    provisioning: new ProvisioningService(queues, log),
     async close() {
+      await queues.close();
       redis.disconnect();
       await orm.close();
       await local?.stop();

@@ -72,6 +72,7 @@ const envSchema = z.object({
   SKYLOFT_PROVIDER_MIRROR: z.string().min(1).optional(),
   SKYLOFT_TERRAFORM_STEP_TIMEOUT: durationMs('30m'),
   SKYLOFT_STATE_RETENTION: positiveInt(100),
+  SKYLOFT_WORKER_CONCURRENCY: positiveInt(2),
   SKYLOFT_RATE_LIMIT: positiveInt(600),
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   SKYLOFT_USER_LOCK_TTL: durationMs('2h'),
@@ -97,6 +98,8 @@ export interface Config {
   };
   /** State versions kept per resource. */
   readonly stateRetention: number;
+  /** Jobs one worker process runs at once. */
+  readonly workerConcurrency: number;
   readonly stateMaxBytes: number;
   readonly userLockTtlMs: number;
   readonly healthSlowMs: number;
@@ -139,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       stepTimeoutMs: e.SKYLOFT_TERRAFORM_STEP_TIMEOUT,
     }),
     stateRetention: e.SKYLOFT_STATE_RETENTION,
+    workerConcurrency: e.SKYLOFT_WORKER_CONCURRENCY,
     stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
     userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,

@@ -5,6 +5,7 @@ import { auditRoutes } from '../modules/audit/routes.ts';
 import { credentialRoutes } from '../modules/credentials/routes.ts';
 import { stateBackendRoutes } from '../modules/state/backend-routes.ts';
 import { stateRoutes } from '../modules/state/routes.ts';
+import { operationRoutes, resourceRoutes } from '../modules/provisioning/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
@@ -28,8 +29,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHttpMethod('UNLOCK', { hasBody: true });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
-  // JSON only: any other Content-Type (text/plain included) answers 415.
+  // JSON only: any other Content-Type (text/plain included) answers 415. An empty JSON body counts as no body,
+  // so `curl -X POST -H 'content-type: application/json' .../approve` works.
   app.removeContentTypeParser('text/plain');
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) =>
+    body === '' ? done(null, undefined) : parseJson(req, body as string, done),
+  );
 
   app.decorateRequest('em', null as never);
   app.decorateRequest('actor', null as never);
@@ -56,7 +63,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(apiKeyRoutes, { prefix: '/api-keys' });
       await v1.register(credentialRoutes(deps), { prefix: '/credentials' });
       await v1.register(auditRoutes, { prefix: '/audit-events' });
+      await v1.register(resourceRoutes(deps), { prefix: '/resources' });
       await v1.register(stateRoutes(deps), { prefix: '/resources' });
+      await v1.register(operationRoutes(deps), { prefix: '/operations' });
       await v1.register(stateBackendRoutes(deps), { prefix: '/terraform/state' });
     },
     { prefix: '/v1' },

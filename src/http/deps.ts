@@ -6,6 +6,8 @@ import type { Logger } from '../shared/logger.ts';
 import type { RoleName } from '../modules/accounts/entities.ts';
 import type { CredentialService } from '../modules/credentials/service.ts';
 import type { StateStore } from '../modules/state/versions.ts';
+import type { ProvisioningService } from '../modules/provisioning/service.ts';
+import type { Queues } from '../queue/catalog.ts';
 
 /** Everything the HTTP layer needs, built once by the process (or by a test) and handed to buildApp. */
 export interface AppDeps {
@@ -15,6 +17,8 @@ export interface AppDeps {
   log: Logger;
   credentials: CredentialService;
   state: StateStore;
+  queues: Queues;
+  provisioning: ProvisioningService;
 }
 
 declare module 'fastify' {

@@ -5,10 +5,13 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { initOrm, type Orm } from '../../src/db/orm.ts';
 import { buildApp } from '../../src/http/app.ts';
+import type { AppDeps } from '../../src/http/deps.ts';
 import { bootstrapAccount } from '../../src/modules/accounts/bootstrap.ts';
 import { CredentialService } from '../../src/modules/credentials/service.ts';
 import { entities } from '../../src/modules/entities.ts';
 import { StateStore } from '../../src/modules/state/versions.ts';
+import { ProvisioningService } from '../../src/modules/provisioning/service.ts';
+import { Queues } from '../../src/queue/catalog.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
@@ -17,6 +20,7 @@ import { admin } from './global-setup.ts';
 
 export interface TestContext {
   app: FastifyInstance;
+  deps: AppDeps;
   orm: Orm;
   config: Config;
   ring: KeyRing;
@@ -46,9 +50,21 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
   const redis = createRedis(config.redis.url);
   await redis.connect();
   const ring = new KeyRing([config.masterKey!]);
-  const app = await buildApp({ config, orm, redis, log, credentials: new CredentialService(ring), state: new StateStore(ring, config.stateRetention) });
+  const queues = new Queues(redis, config.redis.prefix);
+  const deps = {
+    config,
+    orm,
+    redis,
+    log,
+    credentials: new CredentialService(ring),
+    state: new StateStore(ring, config.stateRetention),
+    queues,
+    provisioning: new ProvisioningService(queues, log),
+  };
+  const app = await buildApp(deps);
   return {
     app,
+    deps,
     orm,
     config,
     ring,
@@ -57,6 +73,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     bootstrap: (email = `admin-${randomBytes(3).toString('hex')}@example.com`) => bootstrapAccount(orm.em.fork(), { email }),
     async close() {
       await app.close();
+      await queues.close();
       const keys = await redis.keys(`${config.redis.prefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();

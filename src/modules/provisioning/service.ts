@@ -1,0 +1,256 @@
+import { createHash } from 'node:crypto';
+import type { Em } from '../../db/orm.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors.ts';
+import { isUuid, newId } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import type { Queues } from '../../queue/catalog.ts';
+import { recordAudit } from '../audit/service.ts';
+import { Credential, type Provider } from '../credentials/entity.ts';
+import { IdempotencyKey, Operation, Resource } from './entities.ts';
+import { resourceOf } from './resources.ts';
+import { validateSpec } from './specs.ts';
+import { operationView, resourceView } from './views.ts';
+
+export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+export interface NewResource {
+  name: string;
+  provider: Provider;
+  type: Resource['type'];
+  region: string;
+  credentialId: string;
+  spec: Record<string, unknown>;
+  autoApprove?: boolean;
+}
+
+const ACTIVE: Operation['status'][] = ['queued', 'running', 'awaiting_approval'];
+
+/**
+ * Accepts resource changes as operations. The operation row is committed before anything touches Redis: if the
+ * enqueue fails (Redis down) the request is still accepted and the reconciler enqueues it later.
+ */
+export class ProvisioningService {
+  constructor(
+    private readonly queues: Queues,
+    private readonly log: Logger,
+  ) {}
+
+  async create(em: Em, actor: Actor, input: NewResource, idempotencyKey?: string) {
+    const requestHash = createHash('sha256').update(JSON.stringify(['create', input])).digest('hex');
+    if (idempotencyKey) {
+      const replay = await this.replay(em, actor.accountId, idempotencyKey, requestHash);
+      if (replay) return replay;
+    }
+    const credential = isUuid(input.credentialId) ? await em.findOne(Credential, { id: input.credentialId, accountId: actor.accountId }) : null;
+    if (!credential) throw new UnprocessableError(`Credential ${input.credentialId} does not exist in this account`);
+    if (credential.provider !== input.provider) {
+      throw new UnprocessableError(`Credential ${credential.name} is for ${credential.provider}, not ${input.provider}`);
+    }
+    const spec = validateSpec(input.provider, input.type, input.spec);
+    const network = await this.networkFor(em, actor.accountId, input, spec);
+
+    const { resource, operation } = await em.transactional(async (tx) => {
+      if ((await tx.count(Resource, { accountId: actor.accountId, name: input.name, status: { $ne: 'destroyed' } })) > 0) {
+        throw new ConflictError(`A resource named "${input.name}" already exists in this account`);
+      }
+      const resource = tx.create(Resource, {
+        id: newId(),
+        accountId: actor.accountId,
+        name: input.name,
+        provider: input.provider,
+        type: input.type,
+        region: input.region,
+        credentialId: credential.id,
+        networkResourceId: network?.id ?? null,
+        spec,
+        status: 'pending',
+        outputs: {},
+        drift: null,
+        destroyedAt: null,
+        createdBy: actor.userId,
+        updatedBy: actor.userId,
+      });
+      const operation = this.newOperation(tx, actor, resource, 'apply', spec, input.autoApprove);
+      if (idempotencyKey) {
+        await tx.nativeDelete(IdempotencyKey, { accountId: actor.accountId, key: idempotencyKey, expiresAt: { $lte: new Date() } });
+        tx.create(IdempotencyKey, {
+          accountId: actor.accountId,
+          key: idempotencyKey,
+          requestHash,
+          resourceId: resource.id,
+          operationId: operation.id,
+          expiresAt: new Date(Date.now() + IDEMPOTENCY_TTL_MS),
+        });
+      }
+      recordAudit(tx, actor, { action: 'resource.create', entityType: 'resource', entityId: resource.id, after: resourceView(resource) });
+      return { resource, operation };
+    });
+    await this.enqueue(operation, 'plan');
+    return { resource, operation };
+  }
+
+  async update(em: Em, actor: Actor, id: string, spec: Record<string, unknown>, autoApprove?: boolean) {
+    return this.change(em, actor, id, 'update', spec, autoApprove);
+  }
+
+  async destroy(em: Em, actor: Actor, id: string, autoApprove?: boolean) {
+    return this.change(em, actor, id, 'destroy', undefined, autoApprove);
+  }
+
+  private async change(em: Em, actor: Actor, id: string, kind: 'update' | 'destroy', rawSpec: Record<string, unknown> | undefined, autoApprove?: boolean) {
+    const current = await resourceOf(em, actor.accountId, id);
+    const spec = rawSpec === undefined ? current.spec : validateSpec(current.provider, current.type, rawSpec);
+    const result = await em.transactional(async (tx) => {
+      const resource = await resourceOf(tx, actor.accountId, id);
+      await tx.getConnection().execute('select 1 from resources where id = ? for update', [id], 'run', tx.getTransactionContext());
+      if (resource.status === 'destroyed') throw new UnprocessableError(`Resource ${id} is destroyed`);
+      if ((await tx.count(Operation, { resourceId: id, status: { $in: ACTIVE } })) > 0) {
+        throw new ConflictError(`Resource ${id} already has an operation in progress; wait for it or cancel it`);
+      }
+      if (kind === 'destroy' && (await tx.count(Resource, { networkResourceId: id, status: { $ne: 'destroyed' } })) > 0) {
+        throw new ConflictError(`Network ${id} is still used by live vms; destroy them first`);
+      }
+      const before = resourceView(resource);
+      const operation = this.newOperation(tx, actor, resource, kind, spec, autoApprove);
+      resource.updatedBy = actor.userId;
+      recordAudit(tx, actor, { action: `resource.${kind}`, entityType: 'resource', entityId: id, before, after: { ...before, spec } });
+      return { resource, operation };
+    });
+    await this.enqueue(result.operation, 'plan');
+    return result;
+  }
+
+  async approve(em: Em, actor: Actor, operationId: string): Promise<Operation> {
+    const operation = await em.transactional(async (tx) => {
+      const op = await this.lockedOperation(tx, actor.accountId, operationId);
+      if (op.status !== 'awaiting_approval') throw new ConflictError(`Operation ${operationId} is ${op.status}, not awaiting approval`);
+      Object.assign(op, { status: 'queued', approvedAt: new Date(), approvedBy: actor.userId, updatedBy: actor.userId });
+      recordAudit(tx, actor, { action: 'operation.approve', entityType: 'operation', entityId: op.id, after: { planSummary: op.planSummary } });
+      return op;
+    });
+    await this.enqueue(operation, 'apply');
+    return operation;
+  }
+
+  /**
+   * Cancels a queued or waiting operation at once. A running one gets cancel_requested_at; its worker sees it, stops
+   * terraform (the whole process group), releases the lock and ends the operation canceled.
+   */
+  async cancel(em: Em, actor: Actor, operationId: string): Promise<Operation> {
+    return em.transactional(async (tx) => {
+      const op = await this.lockedOperation(tx, actor.accountId, operationId);
+      if (!ACTIVE.includes(op.status)) throw new ConflictError(`Operation ${operationId} is already ${op.status}`);
+      op.cancelRequestedAt = new Date();
+      op.updatedBy = actor.userId;
+      if (op.status !== 'running') {
+        Object.assign(op, { status: 'canceled', step: 'done', finishedAt: new Date() });
+        const resource = await tx.findOneOrFail(Resource, { id: op.resourceId });
+        // A create canceled before it ran leaves nothing in the cloud; a change canceled leaves the resource as it was.
+        if (op.kind === 'apply' && resource.status === 'pending') Object.assign(resource, { status: 'destroyed', destroyedAt: new Date() });
+      }
+      recordAudit(tx, actor, { action: 'operation.cancel', entityType: 'operation', entityId: op.id, after: { status: op.status } });
+      return op;
+    });
+  }
+
+  async getOperation(em: Em, accountId: string, id: string): Promise<Operation> {
+    const op = isUuid(id) ? await em.findOne(Operation, { id, accountId }) : null;
+    if (!op) throw new NotFoundError('Operation', id);
+    return op;
+  }
+
+  async operationLog(em: Em, accountId: string, id: string): Promise<string> {
+    const op = await this.getOperation(em, accountId, id);
+    const row = await em.findOneOrFail(Operation, { id: op.id }, { fields: ['id', 'log'] });
+    return row.log ?? '';
+  }
+
+  listOperations(em: Em, accountId: string, page: PageRequest, filters: { resourceId?: string; status?: Operation['status'] }): Promise<Page<Operation>> {
+    return keysetPage(page, (idBelow, take) =>
+      em.find(
+        Operation,
+        { accountId, ...(filters.resourceId && { resourceId: filters.resourceId }), ...(filters.status && { status: filters.status }), ...(idBelow && { id: { $lt: idBelow } }) },
+        { orderBy: { id: 'desc' }, limit: take },
+      ),
+    );
+  }
+
+  listResources(em: Em, accountId: string, page: PageRequest, filters: { provider?: Provider; type?: Resource['type']; status?: Resource['status'] }): Promise<Page<Resource>> {
+    return keysetPage(page, (idBelow, take) =>
+      em.find(
+        Resource,
+        { accountId, ...filters, ...(idBelow && { id: { $lt: idBelow } }) },
+        { orderBy: { id: 'desc' }, limit: take },
+      ),
+    );
+  }
+
+  /** The operation currently shaping a resource, for `{resource, operation}` answers. */
+  latestOperation(em: Em, resourceId: string): Promise<Operation | null> {
+    return em.findOne(Operation, { resourceId }, { orderBy: { id: 'desc' } });
+  }
+
+  private newOperation(em: Em, actor: Actor, resource: Resource, kind: Operation['kind'], spec: Record<string, unknown>, autoApprove = true): Operation {
+    return em.create(Operation, {
+      id: newId(),
+      accountId: actor.accountId,
+      resourceId: resource.id,
+      kind,
+      status: 'queued',
+      step: 'plan',
+      spec,
+      autoApprove,
+      approvedAt: null,
+      approvedBy: null,
+      cancelRequestedAt: null,
+      attempts: 0,
+      error: null,
+      planSummary: null,
+      log: '',
+      startedAt: null,
+      finishedAt: null,
+      createdBy: actor.userId,
+      updatedBy: actor.userId,
+    });
+  }
+
+  private async lockedOperation(em: Em, accountId: string, id: string): Promise<Operation> {
+    await this.getOperation(em, accountId, id);
+    await em.getConnection().execute('select 1 from operations where id = ? for update', [id], 'run', em.getTransactionContext());
+    return em.findOneOrFail(Operation, { id }, { refresh: true });
+  }
+
+  /** Same key and same body: the original answer. Same key, different body: 409. Expired keys are forgotten. */
+  private async replay(em: Em, accountId: string, key: string, requestHash: string) {
+    const found = await em.findOne(IdempotencyKey, { accountId, key, expiresAt: { $gt: new Date() } });
+    if (!found) return null;
+    if (found.requestHash !== requestHash) throw new ConflictError('This Idempotency-Key was used with a different request body');
+    const resource = await em.findOneOrFail(Resource, { id: found.resourceId });
+    const operation = await em.findOneOrFail(Operation, { id: found.operationId });
+    return { resource, operation };
+  }
+
+  private async networkFor(em: Em, accountId: string, input: NewResource, spec: Record<string, unknown>) {
+    const networkId = spec.networkResourceId;
+    if (networkId === undefined) return null;
+    if (input.type !== 'vm') throw new UnprocessableError('Only a vm may name a networkResourceId');
+    const network = typeof networkId === 'string' && isUuid(networkId) ? await em.findOne(Resource, { id: networkId, accountId }) : null;
+    if (!network || network.type !== 'network' || network.provider !== input.provider || network.status === 'destroyed') {
+      throw new UnprocessableError(`networkResourceId ${String(networkId)} is not a live ${input.provider} network of this account`);
+    }
+    return network;
+  }
+
+  /** Best effort: a failure leaves the operation queued for the reconciler; the request is accepted either way. */
+  async enqueue(operation: Operation, phase: 'plan' | 'apply'): Promise<void> {
+    try {
+      await this.queues.add('provisioning', { operationId: operation.id, resourceId: operation.resourceId, phase });
+    } catch (err) {
+      this.log.warn({ err, operationId: operation.id }, 'could not enqueue the operation; the reconciler will');
+    }
+  }
+}
+
+export { operationView, resourceView };

@@ -1,0 +1,154 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Operation } from '../../src/modules/provisioning/entities.ts';
+import { ProvisioningService } from '../../src/modules/provisioning/service.ts';
+import { Queues } from '../../src/queue/catalog.ts';
+import { createRedis } from '../../src/queue/redis.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { freePort } from '../../src/shared/net.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import { startWorkers } from '../../workers/index.ts';
+import { reconcileOnce } from '../../workers/reconciler.ts';
+import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+
+let ctx: TestContext;
+let rt: Runtime;
+let stopWorkers: () => Promise<void>;
+let key: string;
+let credentialId: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  rt = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
+  stopWorkers = await startWorkers(rt);
+  key = (await ctx.bootstrap()).apiKey;
+  credentialId = (await call('POST', '/v1/credentials', { name: 'sandbox', provider: 'sandbox', secret: {} })).json().id;
+}, 60_000);
+afterAll(async () => {
+  await stopWorkers();
+  await ctx.close();
+});
+
+function call(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
+  return ctx.app.inject({ method: method as 'POST', url, headers: { ...bearer(key), ...headers }, ...(body !== undefined && { payload: body as object }) });
+}
+
+async function settle(operationId: string, until: Operation['status'][] = ['succeeded', 'failed', 'canceled'], timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const op = (await call('GET', `/v1/operations/${operationId}`)).json();
+    if (until.includes(op.status)) return op;
+    if (Date.now() > deadline) throw new Error(`operation ${operationId} still ${op.status}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const vm = (name: string, spec: Record<string, unknown> = { size: 'small' }, extra: Record<string, unknown> = {}) => ({
+  name,
+  provider: 'sandbox',
+  type: 'vm',
+  region: 'local',
+  credentialId,
+  spec,
+  ...extra,
+});
+
+describe('a sandbox resource through the whole pipeline', () => {
+  it('is created, updated and destroyed by real terraform, with one state version per change', async () => {
+    const created = await call('POST', '/v1/resources', vm('web-1'));
+    expect(created.statusCode, created.body).toBe(202);
+    const { resource, operation } = created.json();
+    expect(operation).toMatchObject({ kind: 'apply', status: 'queued' });
+    const done = await settle(operation.id);
+    expect(done.status, done.error).toBe('succeeded');
+    expect(done.planSummary).toEqual({ add: 1, change: 0, destroy: 0 });
+
+    const active = (await call('GET', `/v1/resources/${resource.id}`)).json();
+    expect(active).toMatchObject({ status: 'active', outputs: { id: expect.any(String), name: 'web-1' } });
+    const v1 = (await call('GET', `/v1/resources/${resource.id}/states`)).json().items;
+    expect(v1.length).toBeGreaterThanOrEqual(1);
+    const log = await call('GET', `/v1/operations/${operation.id}/log`);
+    expect(log.body).toContain('Apply complete!');
+
+    const updated = await call('PATCH', `/v1/resources/${resource.id}`, { spec: { size: 'large' } });
+    expect(updated.statusCode, updated.body).toBe(202);
+    const updateOp = await settle(updated.json().operation.id);
+    expect(updateOp.status, updateOp.error).toBe('succeeded');
+    expect((await call('GET', `/v1/resources/${resource.id}`)).json().spec).toEqual({ size: 'large' });
+    const v2 = (await call('GET', `/v1/resources/${resource.id}/states`)).json().items;
+    expect(v2[0].version).toBeGreaterThan(v1[0].version);
+    expect(v2[0].serial).toBeGreaterThan(v1[0].serial);
+
+    const destroyed = await call('DELETE', `/v1/resources/${resource.id}`);
+    expect(destroyed.statusCode).toBe(202);
+    expect((await settle(destroyed.json().operation.id)).status).toBe('succeeded');
+    expect((await call('GET', `/v1/resources/${resource.id}`)).json().status).toBe('destroyed');
+  }, 120_000);
+
+  it('waits for approval when autoApprove is false, then applies what was approved', async () => {
+    const { operation, resource } = (await call('POST', '/v1/resources', vm('needs-approval', { size: 's' }, { autoApprove: false }))).json();
+    const waiting = await settle(operation.id, ['awaiting_approval', 'failed']);
+    expect(waiting).toMatchObject({ status: 'awaiting_approval', planSummary: { add: 1, change: 0, destroy: 0 } });
+    expect((await call('GET', `/v1/resources/${resource.id}/states`)).json().items).toHaveLength(0);
+    const approved = await call('POST', `/v1/operations/${operation.id}/approve`);
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect((await settle(operation.id)).status).toBe('succeeded');
+    expect((await call('POST', `/v1/operations/${operation.id}/approve`)).statusCode).toBe(409);
+  }, 90_000);
+
+  it('feeds a managed network\'s outputs into a vm that names it', async () => {
+    const net = (await call('POST', '/v1/resources', { ...vm('net-1'), type: 'network', spec: { cidr: '10.0.0.0/16' } })).json();
+    expect((await settle(net.operation.id)).status).toBe('succeeded');
+    const networkId = (await call('GET', `/v1/resources/${net.resource.id}`)).json().outputs.network_id;
+    const server = (await call('POST', '/v1/resources', vm('in-net', { networkResourceId: net.resource.id }))).json();
+    expect((await settle(server.operation.id)).status).toBe('succeeded');
+    expect((await call('GET', `/v1/resources/${server.resource.id}`)).json().outputs.network_id).toBe(networkId);
+    expect((await call('DELETE', `/v1/resources/${net.resource.id}`)).statusCode).toBe(409);
+  }, 90_000);
+});
+
+describe('accepting requests', () => {
+  it('replays the same Idempotency-Key with the same body and refuses it with another body', async () => {
+    const headers = { 'idempotency-key': `k-${Date.now()}` };
+    const first = await call('POST', '/v1/resources', vm('idem-1'), headers);
+    const again = await call('POST', '/v1/resources', vm('idem-1'), headers);
+    expect(again.statusCode).toBe(202);
+    expect(again.json().resource.id).toBe(first.json().resource.id);
+    expect(again.json().operation.id).toBe(first.json().operation.id);
+    expect((await call('POST', '/v1/resources', vm('idem-2'), headers)).statusCode).toBe(409);
+    await settle(first.json().operation.id);
+  }, 60_000);
+
+  it('answers 422 for a credential of another provider or account and 400 for a bad spec, writing nothing', async () => {
+    const before = await ctx.orm.em.fork().count(Operation, {});
+    expect((await call('POST', '/v1/resources', vm('x', {}, { credentialId: '01a20000-0000-7000-8000-000000000000' }))).statusCode).toBe(422);
+    expect((await call('POST', '/v1/resources', { ...vm('x'), provider: 'aws', spec: { ami: 'a', instanceType: 't3.micro' } })).statusCode).toBe(422);
+    expect((await call('POST', '/v1/resources', { ...vm('x'), provider: 'aws', spec: { ami: 'a' } })).statusCode).toBe(422);
+    expect((await call('POST', '/v1/resources', vm('x', { blob: 'y'.repeat(70_000) }))).statusCode).toBe(400);
+    expect(await ctx.orm.em.fork().count(Operation, {})).toBe(before);
+  });
+
+  it('accepts a request while Redis is down and completes it once the reconciler runs', async () => {
+    const deadRedis = createRedis(`redis://127.0.0.1:${await freePort()}`);
+    const offline = new ProvisioningService(new Queues(deadRedis, ctx.config.redis.prefix), createLogger('silent'));
+    const em = ctx.orm.em.fork();
+    const me = (await call('GET', '/v1/me')).json();
+    const actor = { kind: 'user' as const, accountId: me.account.id, userId: me.user.id, keyId: me.apiKeyId, role: 'admin' as const };
+    const { operation } = await offline.create(em, actor, vm('while-redis-down') as never);
+    deadRedis.disconnect();
+    expect(operation.status).toBe('queued');
+    expect(await reconcileOnce(rt, 0)).toBeGreaterThanOrEqual(1);
+    expect((await settle(operation.id)).status).toBe('succeeded');
+  }, 60_000);
+
+  it('cancels a queued operation before any worker runs it', async () => {
+    await stopWorkers();
+    try {
+      const { operation, resource } = (await call('POST', '/v1/resources', vm('cancel-me'))).json();
+      const canceled = await call('POST', `/v1/operations/${operation.id}/cancel`);
+      expect(canceled.json().status).toBe('canceled');
+      expect((await call('GET', `/v1/resources/${resource.id}`)).json().status).toBe('destroyed');
+    } finally {
+      stopWorkers = await startWorkers(rt);
+    }
+  });
+});

@@ -1,0 +1,43 @@
+import type { Orm } from '../src/db/orm.ts';
+
+const FLUSH_EVERY_MS = 2_000;
+const MAX_LOG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * An operation's terraform output (already redacted by the runner), appended to operations.log in batches so a
+ * long apply shows progress without one UPDATE per line. Past 4 MiB the rest is dropped with a note.
+ */
+export class OperationLog {
+  private pending = '';
+  private written = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly operationId: string,
+  ) {}
+
+  append(text: string): void {
+    if (this.written + this.pending.length > MAX_LOG_BYTES) return;
+    this.pending += text;
+    if (this.written + this.pending.length > MAX_LOG_BYTES) this.pending += '\n[log truncated at 4 MiB]\n';
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
+  }
+
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const text = this.pending;
+    this.pending = '';
+    if (text === '') return this.flushing;
+    this.written += text.length;
+    this.flushing = this.flushing.then(() =>
+      this.orm.em
+        .getConnection()
+        .execute('update operations set log = log || ? where id = ?', [text, this.operationId])
+        .then(() => {}),
+    );
+    return this.flushing;
+  }
+}

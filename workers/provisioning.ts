@@ -1,0 +1,199 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import * as tf from '../src/clouds/terraform/index.ts';
+import type { Em } from '../src/db/orm.ts';
+import { Credential } from '../src/modules/credentials/entity.ts';
+import { terraformCloudEnv } from '../src/modules/provisioning/cloud-env.ts';
+import { Operation, Resource } from '../src/modules/provisioning/entities.ts';
+import { acquireLock, releaseLock, renewLease, StateLockedError } from '../src/modules/state/locks.ts';
+import { catalog } from '../src/queue/catalog.ts';
+import { AppError } from '../src/shared/errors.ts';
+import type { Runtime } from '../src/runtime.ts';
+import { synthesizeStack, type StackInput } from '../stacks/index.ts';
+import { OperationLog } from './operation-log.ts';
+import type { WorkerStateServer } from './state-server.ts';
+
+const LEASE_MS = 30_000;
+const RENEW_EVERY_MS = 10_000;
+const CANCEL_POLL_MS = 1_000;
+
+/** A failure that another attempt would repeat: the operation ends failed. */
+class OperationFailed extends Error {}
+
+/** Ends the operation canceled: the user asked, or the process is shutting down (then it is retried elsewhere). */
+class Stopped extends Error {
+  constructor(readonly why: 'canceled' | 'lease-lost' | 'shutdown') {
+    super(why);
+  }
+}
+
+const RESOURCE_STATUS_WHILE = { apply: 'provisioning', update: 'updating', destroy: 'destroying' } as const;
+
+/**
+ * One provisioning operation as a step job: plan, then (auto-approved or approved) apply. Every step is idempotent
+ * and terraform's state lives in Skyloft's backend, so a retry after a crash (a stalled job picked up by another
+ * worker) re-plans against the state the dead attempt left and converges.
+ */
+export class ProvisioningProcessor {
+  private readonly running = new Map<string, AbortController>();
+
+  constructor(
+    private readonly rt: Runtime,
+    private readonly stateServer: WorkerStateServer,
+  ) {}
+
+  /** Stops every running terraform (SIGINT first: terraform saves its state) so the jobs retry elsewhere. */
+  abortAll(): void {
+    for (const controller of this.running.values()) controller.abort(new Stopped('shutdown'));
+  }
+
+  process = async (job: Job): Promise<void> => {
+    const { operationId, phase } = catalog.provisioning.payload.parse(job.data);
+    const em = this.rt.orm.em.fork();
+    const op = await em.findOne(Operation, { id: operationId });
+    if (!op || op.status === 'succeeded' || op.status === 'failed' || op.status === 'canceled' || op.status === 'awaiting_approval') return;
+    if (phase === 'plan' && op.approvedAt) return; // approved: the apply-phase job does the work
+    const resource = await em.findOneOrFail(Resource, { id: op.resourceId });
+    if (op.cancelRequestedAt) return this.finish(em, op, resource, 'canceled', 'canceled before it started');
+
+    Object.assign(op, { status: 'running', attempts: op.attempts + 1, startedAt: op.startedAt ?? new Date() });
+    resource.status = RESOURCE_STATUS_WHILE[op.kind];
+    await em.flush();
+
+    const lockId = `skyloft-operation-${op.id}`;
+    try {
+      await acquireLock(em, {
+        resourceId: resource.id,
+        accountId: resource.accountId,
+        lockId,
+        holder: 'worker',
+        info: { ID: lockId, Operation: `Skyloft${op.kind}`, Who: `skyloft-worker@${process.pid}`, Info: `operation ${op.id}`, Version: '', Created: new Date().toISOString(), Path: '' },
+        ttlMs: LEASE_MS,
+        operationId: op.id,
+      });
+    } catch (e) {
+      if (e instanceof StateLockedError) {
+        await this.log(em, op, `The state is locked by ${String(e.holderInfo.Who ?? 'someone')}; retrying later.\n`);
+        throw e; // retryable: BullMQ backs off and tries again
+      }
+      throw e;
+    }
+
+    const controller = new AbortController();
+    this.running.set(op.id, controller);
+    const timers = [
+      setInterval(() => {
+        renewLease(this.rt.orm.em.fork(), resource.id, lockId, LEASE_MS).then(
+          (held) => held || controller.abort(new Stopped('lease-lost')),
+          () => {},
+        );
+      }, RENEW_EVERY_MS),
+      setInterval(() => {
+        this.rt.orm.em.fork().findOne(Operation, { id: op.id }, { fields: ['cancelRequestedAt'] }).then(
+          (row) => row?.cancelRequestedAt && controller.abort(new Stopped('canceled')),
+          () => {},
+        );
+      }, CANCEL_POLL_MS),
+    ];
+    const output = new OperationLog(this.rt.orm, op.id);
+    const workdir = await tf.createWorkdir();
+    try {
+      await this.run(em, op, resource, phase, lockId, workdir.dir, controller.signal, output);
+    } catch (e) {
+      await output.flush();
+      const stopped = controller.signal.reason instanceof Stopped ? controller.signal.reason : undefined;
+      if (stopped?.why === 'canceled') return this.finish(em, op, resource, 'canceled', 'canceled while running');
+      if (stopped) throw new Error(`stopped: ${stopped.why}; the operation will be retried`);
+      const final = e instanceof OperationFailed || (e instanceof AppError && !e.retryable && !(e instanceof tf.TerraformCanceledError));
+      if (final) {
+        await this.finish(em, op, resource, 'failed', (e as Error).message);
+        throw new UnrecoverableError((e as Error).message);
+      }
+      throw e;
+    } finally {
+      timers.forEach(clearInterval);
+      this.running.delete(op.id);
+      await output.flush();
+      await workdir.dispose();
+      await releaseLock(this.rt.orm.em.fork(), resource.id, lockId).catch(() => {});
+    }
+  };
+
+  private async run(em: Em, op: Operation, resource: Resource, phase: 'plan' | 'apply', lockId: string, dir: string, signal: AbortSignal, log: OperationLog) {
+    const credential = resource.credentialId ? await em.findOne(Credential, { id: resource.credentialId }) : null;
+    if (!credential) throw new OperationFailed("The resource's credential was deleted");
+    const cloud = terraformCloudEnv(credential, await this.rt.credentials.openSecret(em, credential), resource.region);
+    const { stackDir } = await synthesizeStack(await this.stackInput(em, op, resource, cloud.stack), dir);
+    const grant = this.stateServer.grant({ accountId: resource.accountId, resourceId: resource.id, lockId });
+    try {
+      const opts: tf.StepOptions = {
+        terraform: this.rt.config.terraform,
+        workdir: dir,
+        env: { ...grant.env, ...cloud.env },
+        signal,
+        onOutput: (text) => log.append(text),
+      };
+      await tf.init(stackDir, opts);
+      const planned = await tf.plan(stackDir, opts, { destroy: op.kind === 'destroy' });
+      // Right after approval the new plan must be the one approved; a retry after a crash mid-apply (step 'apply')
+      // re-plans against the partial state instead and converges.
+      if (op.step === 'approval' && op.planSummary && JSON.stringify(op.planSummary) !== JSON.stringify(planned.summary)) {
+        throw new OperationFailed(`The plan changed since it was approved (${JSON.stringify(op.planSummary)} then, ${JSON.stringify(planned.summary)} now); request the change again`);
+      }
+      op.planSummary = planned.summary;
+      if (phase === 'plan' && !op.autoApprove) {
+        Object.assign(op, { status: 'awaiting_approval', step: 'approval' });
+        resource.status = resource.status === 'provisioning' ? 'pending' : 'active';
+        await em.flush();
+        return;
+      }
+      op.step = 'apply';
+      await em.flush();
+      if (planned.changes) {
+        try {
+          await tf.apply(stackDir, opts);
+        } finally {
+          // A failed state push leaves errored.tfstate: the only record of what was created. Push it again.
+          await tf.pushErroredState(stackDir, opts).catch((e: unknown) => log.append(`errored.tfstate could not be pushed: ${String(e)}\n`));
+        }
+      }
+      if (op.kind === 'destroy') {
+        Object.assign(resource, { status: 'destroyed', destroyedAt: new Date(), outputs: {} });
+      } else {
+        Object.assign(resource, { status: 'active', outputs: await tf.output(stackDir, opts), spec: op.spec });
+      }
+      await this.finish(em, op, resource, 'succeeded', null);
+    } finally {
+      grant.revoke();
+    }
+  }
+
+  private async stackInput(em: Em, op: Operation, resource: Resource, extra: Record<string, unknown>): Promise<StackInput> {
+    const { networkResourceId, ...spec } = op.spec as { networkResourceId?: string };
+    const network = networkResourceId ? await em.findOne(Resource, { id: networkResourceId }) : null;
+    return {
+      provider: resource.provider,
+      type: resource.type,
+      resourceId: resource.id,
+      accountId: resource.accountId,
+      name: resource.name,
+      region: resource.region,
+      spec,
+      ...(network && { network: { outputs: network.outputs } }),
+      ...extra,
+    } as StackInput;
+  }
+
+  private async finish(em: Em, op: Operation, resource: Resource, status: 'succeeded' | 'failed' | 'canceled', error: string | null) {
+    Object.assign(op, { status, step: 'done', error, finishedAt: new Date() });
+    if (status === 'failed') resource.status = 'failed';
+    if (status === 'canceled') {
+      if (op.kind === 'apply' && op.attempts === 0) Object.assign(resource, { status: 'destroyed', destroyedAt: new Date() });
+      else resource.status = op.kind === 'apply' ? 'failed' : 'active';
+    }
+    await em.flush();
+  }
+
+  private async log(em: Em, op: Operation, text: string) {
+    await em.getConnection().execute('update operations set log = log || ? where id = ?', [text, op.id]);
+  }
+}

@@ -1,0 +1,32 @@
+import type { Runtime } from '../src/runtime.ts';
+
+const EVERY_MS = 60_000;
+
+/**
+ * The database is the source of truth for accepted work: every minute (and at start-up) each operation that should
+ * have a job gets one again. Job ids are deterministic, so an operation whose job still exists is not doubled:
+ * - queued operations a minute old (accepted while Redis was down, or lost with a Redis that kept nothing);
+ * - running operations whose worker lease lapsed two minutes ago (the worker died and its job went with Redis).
+ */
+export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<number> {
+  const rows = await rt.orm.em.getConnection().execute<{ id: string; resource_id: string; step: string }[]>(
+    `select o.id, o.resource_id, o.step from operations o
+      where (o.status = 'queued' and o.updated_at < now() - (? * interval '1 millisecond'))
+         or (o.status = 'running' and o.updated_at < now() - (? * 2 * interval '1 millisecond')
+             and not exists (select 1 from state_locks l where l.operation_id = o.id and l.expires_at > now()))
+      order by o.id limit 1000`,
+    [olderThanMs, olderThanMs],
+  );
+  for (const row of rows) {
+    await rt.queues.add('provisioning', { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? 'plan' : 'apply' });
+  }
+  if (rows.length > 0) rt.log.info({ count: rows.length }, 'reconciler re-enqueued operations');
+  return rows.length;
+}
+
+export function startReconciler(rt: Runtime): () => void {
+  const tick = () => reconcileOnce(rt).catch((err: unknown) => rt.log.warn({ err }, 'reconciler run failed'));
+  void tick();
+  const timer = setInterval(tick, EVERY_MS);
+  return () => clearInterval(timer);
+}

@@ -25,5 +25,18 @@ export function sandboxResource(
 ): DataResource {
   return new DataResource(scope, kind, {
     input: { kind, name: config.name, region: config.region, spec: config.spec, ...extra },
+    provisioners: slowCreate(config.spec.provisionSeconds),
   });
+}
+
+/**
+ * `spec.provisionSeconds` makes the create take that long, like a real cloud resource: how newcomers (and the
+ * tests) see a running operation, cancel it, or kill its worker mid-apply. A whole number only: it becomes a command.
+ */
+function slowCreate(seconds: Json | undefined) {
+  if (seconds === undefined) return undefined;
+  if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > 600) {
+    throw new RangeError('sandbox spec.provisionSeconds must be a whole number of seconds from 0 to 600');
+  }
+  return [{ type: 'local-exec' as const, command: `sleep ${seconds}` }];
 }

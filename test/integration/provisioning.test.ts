@@ -152,3 +152,33 @@ describe('accepting requests', () => {
     }
   });
 });
+
+describe('credentials in use', () => {
+  it('cannot be deleted while they manage a live resource', async () => {
+    const { operation } = (await call('POST', '/v1/resources', vm('keeps-credential'))).json();
+    await settle(operation.id);
+    const res = await call('DELETE', `/v1/credentials/${credentialId}`);
+    expect(res.statusCode).toBe(409);
+    expect(res.json().error.message).toMatch(/live resource/);
+  }, 60_000);
+});
+
+describe('a running operation', () => {
+  it('is canceled: terraform is stopped, the lock released, and the operation ends canceled', async () => {
+    const { operation, resource } = (await call('POST', '/v1/resources', vm('slow', { provisionSeconds: 60 }))).json();
+    await settle(operation.id, ['running']);
+    // Wait until terraform is in the apply (the plan step is done), then cancel.
+    const deadline = Date.now() + 30_000;
+    while (!(await call('GET', `/v1/operations/${operation.id}/log`)).body.includes('Provisioning with')) {
+      if (Date.now() > deadline) throw new Error('apply never started');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const started = Date.now();
+    expect((await call('POST', `/v1/operations/${operation.id}/cancel`)).statusCode).toBe(200);
+    const done = await settle(operation.id);
+    expect(done.status).toBe('canceled');
+    expect(Date.now() - started).toBeLessThan(20_000);
+    const lock = await call('LOCK', `/v1/terraform/state/${resource.id}`, { ID: 'after-cancel', Who: 'me', Operation: 'x', Info: '', Version: '', Created: '', Path: '' });
+    expect(lock.statusCode).toBe(200);
+  }, 90_000);
+});

@@ -7,6 +7,7 @@ import { iso } from '../../shared/time.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import type { KeyRing } from '../../shared/vault.ts';
 import { recordAudit } from '../audit/service.ts';
+import { Resource } from '../provisioning/entities.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
 import { parseSecret, type CredentialSecret } from './secrets.ts';
 
@@ -95,6 +96,8 @@ export class CredentialService {
 
   async remove(em: Em, actor: Actor, id: string): Promise<void> {
     const credential = await this.get(em, actor.accountId, id);
+    const live = await em.count(Resource, { credentialId: id, status: { $ne: 'destroyed' } });
+    if (live > 0) throw new ConflictError(`Credential ${credential.name} still manages ${live} live resource(s); destroy them first`);
     recordAudit(em, actor, { action: 'credential.delete', entityType: 'credential', entityId: id, before: credentialView(credential) });
     em.remove(credential);
     await em.flush();

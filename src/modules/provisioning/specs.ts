@@ -11,12 +11,14 @@ const SANDBOX_MAX_BYTES = 64 * 1024;
 const name = z.string().min(1).max(200);
 const cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'must be an IPv4 CIDR such as 10.0.0.0/16');
 const networkRef = { networkResourceId: z.uuid().optional() };
+/** The sandbox's simulated provisioning time (stacks/sandbox/common.ts). */
+const slowCreate = { provisionSeconds: z.number().int().min(0).max(600).optional() };
 
 const specs: Record<Provider, Record<Resource['type'], z.ZodType<Record<string, unknown>>>> = {
   sandbox: {
-    vm: z.looseObject({ ...networkRef }),
-    storage: z.looseObject({}),
-    network: z.looseObject({}),
+    vm: z.looseObject({ ...networkRef, ...slowCreate }),
+    storage: z.looseObject({ ...slowCreate }),
+    network: z.looseObject({ ...slowCreate }),
   },
   aws: {
     vm: z.strictObject({

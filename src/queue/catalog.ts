@@ -44,6 +44,8 @@ export class Queues {
     let queue = this.queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.connection, prefix: this.prefix });
+      // Connection errors surface where they matter, as a failed add(); without a listener BullMQ prints each one.
+      queue.on('error', () => {});
       this.queues.set(name, queue);
     }
     return queue;

@@ -182,3 +182,21 @@ describe('a running operation', () => {
     expect(lock.statusCode).toBe(200);
   }, 90_000);
 });
+
+describe('while Redis is unreachable', () => {
+  it('the API still authenticates and accepts a create (202), leaving it queued for the reconciler', async () => {
+    const deadRedis = createRedis(`redis://127.0.0.1:${await freePort()}`);
+    const { buildApp } = await import('../../src/http/app.ts');
+    const queues = new Queues(deadRedis, ctx.config.redis.prefix);
+    const app = await buildApp({ ...ctx.deps, redis: deadRedis, queues, provisioning: new ProvisioningService(queues, createLogger('silent')) });
+    try {
+      const res = await app.inject({ method: 'POST', url: '/v1/resources', headers: bearer(key), payload: vm('accepted-offline') });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.json().operation.status).toBe('queued');
+      expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    } finally {
+      await app.close();
+      deadRedis.disconnect();
+    }
+  });
+});

@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticate, touchKey } from '../../modules/accounts/authenticate.ts';
 import { roleAtLeast } from '../../modules/accounts/roles.ts';
-import { DependencyError, ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
+import { ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
+import { withTimeout } from '../../shared/timeout.ts';
 import type { AppDeps } from '../deps.ts';
 
 /**
@@ -31,8 +32,13 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
       requestId: request.id,
     };
     request.log = request.log.child({ accountId: principal.accountId, keyId: principal.keyId });
-    await rateLimit(deps, principal.keyId);
-    await touchKey(request.em, deps.redis, prefix, principal.keyId).catch((err: unknown) => {
+    await withTimeout(rateLimit(deps, principal.keyId), 1_000, 'Redis').catch((err: unknown) => {
+      if (err instanceof RateLimitedError) throw err;
+      // Fail open: Redis being down must not turn away requests the database can still accept (an operation row
+      // is the source of truth and the reconciler enqueues it once Redis is back).
+      request.log.warn({ err }, 'rate limiter unavailable (Redis); request allowed');
+    });
+    await withTimeout(touchKey(request.em, deps.redis, prefix, principal.keyId), 1_000, 'Redis').catch((err: unknown) => {
       request.log.warn({ err }, 'could not record key use');
     });
     if (config.minRole && !roleAtLeast(principal.role, config.minRole)) {
@@ -62,13 +68,8 @@ async function rateLimit(deps: AppDeps, keyId: string): Promise<void> {
   const now = Date.now();
   const windowStart = now - (now % windowMs);
   const redisKey = `${deps.config.redis.prefix}:rate:${keyId}:${windowStart}`;
-  let count: number;
-  try {
-    const [[, incr] = []] = (await deps.redis.multi().incr(redisKey).pexpire(redisKey, windowMs * 2).exec()) ?? [];
-    count = Number(incr);
-  } catch (e) {
-    throw new DependencyError('redis', 'Redis is unavailable; try again shortly', e);
-  }
+  const [[, incr] = []] = (await deps.redis.multi().incr(redisKey).pexpire(redisKey, windowMs * 2).exec()) ?? [];
+  const count = Number(incr);
   if (count > deps.config.http.rateLimitPerMinute) {
     throw new RateLimitedError(Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)));
   }

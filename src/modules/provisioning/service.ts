@@ -5,6 +5,7 @@ import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/e
 import { isUuid, newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import { withTimeout } from '../../shared/timeout.ts';
 import type { Queues } from '../../queue/catalog.ts';
 import { recordAudit } from '../audit/service.ts';
 import { Credential, type Provider } from '../credentials/entity.ts';
@@ -14,6 +15,8 @@ import { validateSpec } from './specs.ts';
 import { operationView, resourceView } from './views.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** A Redis that hangs must not hold an accepted request: past this the reconciler enqueues instead. */
+const ENQUEUE_TIMEOUT_MS = 2_000;
 
 export interface NewResource {
   name: string;
@@ -246,7 +249,8 @@ export class ProvisioningService {
   /** Best effort: a failure leaves the operation queued for the reconciler; the request is accepted either way. */
   async enqueue(operation: Operation, phase: 'plan' | 'apply'): Promise<void> {
     try {
-      await this.queues.add('provisioning', { operationId: operation.id, resourceId: operation.resourceId, phase });
+      const job = this.queues.add('provisioning', { operationId: operation.id, resourceId: operation.resourceId, phase });
+      await withTimeout(job, ENQUEUE_TIMEOUT_MS, 'Redis');
     } catch (err) {
       this.log.warn({ err, operationId: operation.id }, 'could not enqueue the operation; the reconciler will');
     }

@@ -200,3 +200,13 @@ describe('while Redis is unreachable', () => {
     }
   });
 });
+
+describe('concurrent requests with one Idempotency-Key', () => {
+  it('all answer the same resource and operation', async () => {
+    const headers = { 'idempotency-key': `race-${Date.now()}` };
+    const answers = await Promise.all(Array.from({ length: 6 }, () => call('POST', '/v1/resources', vm('raced'), headers)));
+    for (const a of answers) expect(a.statusCode, a.body).toBe(202);
+    expect(new Set(answers.map((a) => a.json().operation.id)).size).toBe(1);
+    await settle(answers[0]!.json().operation.id);
+  }, 60_000);
+});

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors.ts';
@@ -54,7 +55,7 @@ export class ProvisioningService {
     const spec = validateSpec(input.provider, input.type, input.spec);
     const network = await this.networkFor(em, actor.accountId, input, spec);
 
-    const { resource, operation } = await em.transactional(async (tx) => {
+    const accepted = await em.transactional(async (tx) => {
       if ((await tx.count(Resource, { accountId: actor.accountId, name: input.name, status: { $ne: 'destroyed' } })) > 0) {
         throw new ConflictError(`A resource named "${input.name}" already exists in this account`);
       }
@@ -89,9 +90,16 @@ export class ProvisioningService {
       }
       recordAudit(tx, actor, { action: 'resource.create', entityType: 'resource', entityId: resource.id, after: resourceView(resource) });
       return { resource, operation };
+    }).catch(async (e: unknown) => {
+      // Two requests with one Idempotency-Key raced (the loser trips over the winner's name or key): the loser
+      // answers what the winner stored.
+      const raced = e instanceof UniqueConstraintViolationException || e instanceof ConflictError;
+      const replay = raced && idempotencyKey ? await this.replay(em.fork(), actor.accountId, idempotencyKey, requestHash) : null;
+      if (replay) return { ...replay, replayed: true };
+      throw e;
     });
-    await this.enqueue(operation, 'plan');
-    return { resource, operation };
+    if (!('replayed' in accepted)) await this.enqueue(accepted.operation, 'plan');
+    return { resource: accepted.resource, operation: accepted.operation };
   }
 
   async update(em: Em, actor: Actor, id: string, spec: Record<string, unknown>, autoApprove?: boolean) {

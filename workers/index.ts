@@ -6,6 +6,8 @@ import type { Runtime } from '../src/runtime.ts';
 import { ProvisioningProcessor } from './provisioning.ts';
 import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
+import { workerTempDir } from './workdirs.ts';
+import { rmSync } from 'node:fs';
 
 /**
  * The worker role: one BullMQ worker per queue of the catalog, the loopback state backend its terraform uses, and
@@ -14,7 +16,8 @@ import { WorkerStateServer } from './state-server.ts';
 export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
   const stateServer = new WorkerStateServer(rt.orm, rt.state, rt.config.stateMaxBytes);
   await stateServer.start();
-  const processor = new ProvisioningProcessor(rt, stateServer);
+  const tempDir = workerTempDir();
+  const processor = new ProvisioningProcessor(rt, stateServer, tempDir);
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
   const worker = new Worker('provisioning', processor.process, {
     connection,
@@ -41,5 +44,6 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
     await worker.close();
     await stateServer.stop();
     connection.disconnect();
+    rmSync(tempDir, { recursive: true, force: true });
   };
 }

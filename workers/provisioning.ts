@@ -39,6 +39,7 @@ export class ProvisioningProcessor {
   constructor(
     private readonly rt: Runtime,
     private readonly stateServer: WorkerStateServer,
+    private readonly tempDir: string,
   ) {}
 
   /** Stops every running terraform (SIGINT first: terraform saves its state) so the jobs retry elsewhere. */
@@ -95,7 +96,7 @@ export class ProvisioningProcessor {
       }, CANCEL_POLL_MS),
     ];
     const output = new OperationLog(this.rt.orm, op.id);
-    const workdir = await tf.createWorkdir();
+    const workdir = await tf.createWorkdir({ parent: this.tempDir });
     try {
       await this.run(em, op, resource, phase, lockId, workdir.dir, controller.signal, output);
     } catch (e) {

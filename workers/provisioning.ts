@@ -160,7 +160,10 @@ export class ProvisioningProcessor {
       if (op.kind === 'destroy') {
         Object.assign(resource, { status: 'destroyed', destroyedAt: new Date(), outputs: {} });
       } else {
-        Object.assign(resource, { status: 'active', outputs: await tf.output(stackDir, opts), spec: op.spec });
+        // The outputs are in the state terraform just saved through our backend: no `terraform output` process.
+        const state = await this.rt.state.latest(em, resource.id);
+        const outputs = state ? (JSON.parse(state.toString('utf8')) as { outputs?: Record<string, { value: unknown }> }).outputs : undefined;
+        Object.assign(resource, { status: 'active', outputs: tf.redactedOutputs(outputs ?? {}, opts), spec: op.spec });
       }
       await this.finish(em, op, resource, 'succeeded', null);
     } finally {

@@ -22,6 +22,7 @@ export {
   plan,
   PLAN_FILE,
   pushErroredState,
+  redactedOutputs,
   showPlan,
   type PlanResult,
   type PlanSummary,

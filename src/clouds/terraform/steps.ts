@@ -68,24 +68,26 @@ export async function showPlan(dir: string, opts: StepOptions): Promise<PlanSumm
   return summary;
 }
 
-/**
- * The root module's outputs as `{ name: value }`. Values come back in full, sensitive ones included (the caller
- * stores them encrypted), but any string that contains a credential terraform was given is redacted, so a module
- * that echoes its credentials into an output cannot smuggle them onto the resource.
- */
+/** The root module's outputs as `{ name: value }`, from `terraform output -json`. */
 export async function output(dir: string, opts: StepOptions): Promise<Record<string, unknown>> {
   const { stdout } = await run(dir, ['output', '-no-color', '-json'], opts, { captureStdout: true });
-  const parsed = JSON.parse(stdout) as Record<string, { value: unknown }>;
+  return redactedOutputs(JSON.parse(stdout) as Record<string, { value: unknown }>, opts);
+}
+
+/**
+ * Outputs (`terraform output -json`, or a state file's `outputs`) as `{ name: value }`. Values come back in full,
+ * sensitive ones included (the caller stores them encrypted), but any string that contains a credential terraform
+ * was given is redacted, so a module that echoes its credentials into an output cannot smuggle them onto the resource.
+ */
+export function redactedOutputs(outputs: Record<string, { value: unknown }>, opts: Pick<StepOptions, 'env' | 'secrets'>): Record<string, unknown> {
   const { redact } = createRedactor(secretsOf(opts.env, opts.secrets));
   const clean = (v: unknown): unknown => {
     if (typeof v === 'string') return redact(v);
     if (Array.isArray(v)) return v.map(clean);
-    if (v !== null && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clean(x)]));
-    }
+    if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, clean(x)]));
     return v;
   };
-  return Object.fromEntries(Object.entries(parsed).map(([name, o]) => [name, clean(o.value)]));
+  return Object.fromEntries(Object.entries(outputs).map(([name, o]) => [name, clean(o.value)]));
 }
 
 /**

@@ -1,0 +1,105 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Em } from '../../db/orm.ts';
+import { decodeCursor, encodeCursor, type Page } from '../../shared/pagination.ts';
+import { iso } from '../../shared/time.ts';
+
+export interface InventoryFilters {
+  provider?: string;
+  type?: string;
+  region?: string;
+  status?: string;
+  credentialId?: string;
+  managed?: boolean;
+  includeDeleted?: boolean;
+}
+
+interface ItemRow {
+  id: string;
+  provider: string;
+  external_id: string;
+  name: string | null;
+  type: string;
+  kind: string;
+  region: string;
+  status: string;
+  metadata: Record<string, unknown>;
+  tags: Record<string, string>;
+  first_seen_at: Date;
+  last_seen_at: Date;
+  deleted_at: Date | null;
+  credential_id: string;
+  resource_id: string | null;
+  classification: 'managed' | 'unmanaged' | 'orphaned';
+}
+
+/**
+ * An item is managed when its Skyloft tag names a live resource of the account, orphaned when the tag names a
+ * destroyed or unknown one, unmanaged without the tag.
+ */
+const CLASSIFICATION = sql`case when i.managed_resource_id is null then 'unmanaged'
+                               when r.id is not null and r.status <> 'destroyed' then 'managed'
+                               else 'orphaned' end`;
+
+export async function listInventory(em: Em, accountId: string, f: InventoryFilters, page: { limit: number; cursor?: string }): Promise<Page<ReturnType<typeof itemView>>> {
+  const where: RawBuilder<unknown>[] = [sql`i.account_id = ${accountId}`];
+  if (!f.includeDeleted) where.push(sql`i.deleted_at is null`);
+  if (f.provider) where.push(sql`i.provider = ${f.provider}`);
+  if (f.type) where.push(sql`i.type = ${f.type}`);
+  if (f.region) where.push(sql`i.region = ${f.region}`);
+  if (f.status) where.push(sql`i.status = ${f.status}`);
+  if (f.credentialId) where.push(sql`i.credential_id = ${f.credentialId}`);
+  if (f.managed !== undefined) where.push(f.managed ? sql`${CLASSIFICATION} = 'managed'` : sql`${CLASSIFICATION} <> 'managed'`);
+  if (page.cursor) where.push(sql`i.id < ${decodeCursor(page.cursor)}`);
+  const { rows } = await sql<ItemRow>`
+    select i.id, i.provider, i.external_id, i.name, i.type, i.kind, i.region, i.status, i.metadata, i.tags,
+           i.first_seen_at, i.last_seen_at, i.deleted_at, i.credential_id,
+           case when r.status <> 'destroyed' then r.id end as resource_id, ${CLASSIFICATION} as classification
+      from inventory_items i
+      left join resources r on r.id = i.managed_resource_id and r.account_id = i.account_id
+     where ${sql.join(where, sql` and `)}
+     order by i.id desc
+     limit ${page.limit + 1}`.execute(em.getKysely());
+  const items = rows.slice(0, page.limit);
+  const last = items.at(-1);
+  return { items: items.map(itemView), nextCursor: rows.length > page.limit && last ? encodeCursor(last.id) : null };
+}
+
+function itemView(r: ItemRow) {
+  return {
+    id: r.id,
+    provider: r.provider,
+    externalId: r.external_id,
+    name: r.name,
+    type: r.type,
+    kind: r.kind,
+    region: r.region,
+    status: r.status,
+    metadata: r.metadata,
+    tags: r.tags,
+    credentialId: r.credential_id,
+    firstSeenAt: iso(r.first_seen_at),
+    lastSeenAt: iso(r.last_seen_at),
+    deletedAt: iso(r.deleted_at),
+    resourceId: r.resource_id,
+    classification: r.classification,
+  };
+}
+
+/** Counts of live items by provider, type and status. */
+export async function inventoryCounts(em: Em, accountId: string) {
+  const { rows } = await sql<{ provider: string; type: string; status: string; count: string }>`
+    select provider, type, status, count(*) as count from inventory_items
+     where account_id = ${accountId} and deleted_at is null
+     group by provider, type, status order by provider, type, status`.execute(em.getKysely());
+  return rows.map((r) => ({ provider: r.provider, type: r.type, status: r.status, count: Number(r.count) }));
+}
+
+/** The last complete listing of every (credential, region): how fresh the inventory is, scope by scope. */
+export async function freshness(em: Em, accountId: string) {
+  const { rows } = await sql<{ credential_id: string; region: string; last_complete_sync_at: Date }>`
+    select s.credential_id, s.region, max(s.finished_at) as last_complete_sync_at
+      from sync_scopes s join credentials c on c.id = s.credential_id
+     where c.account_id = ${accountId} and s.status = 'succeeded'
+     group by s.credential_id, s.region order by s.credential_id, s.region`.execute(em.getKysely());
+  return rows.map((r) => ({ credentialId: r.credential_id, region: r.region, lastCompleteSyncAt: iso(r.last_complete_sync_at) }));
+}

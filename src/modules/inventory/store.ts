@@ -1,0 +1,81 @@
+import { createHash } from 'node:crypto';
+import type { ObservedItem, Scope } from '../../clouds/ports.ts';
+import type { Em } from '../../db/orm.ts';
+import { isUuid, newId } from '../../shared/ids.ts';
+import { sql } from 'kysely';
+
+/** The tag every Skyloft-created object carries (stacks/tags.ts): how inventory links to managed resources. */
+export const RESOURCE_ID_TAG = 'skyloft-resource-id';
+
+export interface ScopeRun extends Scope {
+  accountId: string;
+  credentialId: string;
+  provider: string;
+  runId: string;
+}
+
+const hashOf = (i: ObservedItem) =>
+  createHash('sha1').update(JSON.stringify([i.name, i.type, i.status, i.metadata, i.tags])).digest('hex');
+
+/**
+ * Set-based inventory writes: one statement per page (unnest of column arrays), not row-by-row ORM writes, so a sync
+ * costs about what the cloud listing costs. Rows are sorted by external id so concurrent writers of one scope lock
+ * in the same order.
+ */
+export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]): Promise<{ added: number; updated: number }> {
+  const byId = new Map(page.map((i) => [i.externalId, i]));
+  const items = [...byId.values()].sort((a, b) => (a.externalId < b.externalId ? -1 : 1));
+  if (items.length === 0) return { added: 0, updated: 0 };
+  const managed = items.map((i) => {
+    const tagged = i.tags[RESOURCE_ID_TAG]?.toLowerCase();
+    return tagged && isUuid(tagged) ? tagged : null;
+  });
+  // Kysely's `sql` binds the column arrays as real parameters ($1...), which MikroORM's execute() would inline.
+  const { rows } = await sql<{ added: string; updated: string }>`
+    with input as (
+      select * from unnest(${items.map(() => newId())}::uuid[], ${items.map((i) => i.externalId)}::text[],
+                           ${items.map((i) => i.name)}::text[], ${items.map((i) => i.type)}::text[],
+                           ${items.map((i) => i.status)}::text[], ${items.map((i) => JSON.stringify(i.metadata))}::jsonb[],
+                           ${items.map((i) => JSON.stringify(i.tags))}::jsonb[], ${items.map(hashOf)}::text[], ${managed}::uuid[])
+        as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id)
+    ),
+    prev as (
+      select i.external_id, i.content_hash, i.deleted_at from inventory_items i
+       where i.credential_id = ${scope.credentialId} and i.region = ${scope.region} and i.kind = ${scope.kind}
+         and i.external_id in (select external_id from input)
+    ),
+    up as (
+      insert into inventory_items (id, account_id, credential_id, provider, type, kind, region, external_id, name, status,
+                                   metadata, tags, content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
+      select id, ${scope.accountId}, ${scope.credentialId}, ${scope.provider}, type, ${scope.kind}, ${scope.region}, external_id,
+             name, status, metadata, tags, content_hash, managed_resource_id, now(), now(), ${scope.runId}
+        from input
+      on conflict (credential_id, region, kind, external_id) do update set
+        name = excluded.name, type = excluded.type, status = excluded.status, metadata = excluded.metadata,
+        tags = excluded.tags, content_hash = excluded.content_hash, managed_resource_id = excluded.managed_resource_id,
+        last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = null,
+        updated_at = case when inventory_items.content_hash <> excluded.content_hash or inventory_items.deleted_at is not null
+                          then now() else inventory_items.updated_at end
+      returning 1
+    )
+    select count(*) filter (where prev.external_id is null) as added,
+           count(*) filter (where prev.external_id is not null
+                             and (prev.content_hash <> input.content_hash or prev.deleted_at is not null)) as updated
+      from input left join prev using (external_id)`.execute(em.getKysely());
+  const row = rows[0];
+  return { added: Number(row?.added ?? 0), updated: Number(row?.updated ?? 0) };
+}
+
+/**
+ * After a scope's listing completed to the end: everything of that scope the run did not see is gone from the
+ * cloud and gets a tombstone. Never called for a scope that failed or was throttled out: it deletes nothing.
+ */
+export async function tombstoneUnseen(em: Em, scope: ScopeRun): Promise<number> {
+  const res = await em.getConnection().execute(
+    `update inventory_items set deleted_at = now(), updated_at = now()
+      where credential_id = ? and region = ? and kind = ? and deleted_at is null and last_run_id <> ?`,
+    [scope.credentialId, scope.region, scope.kind, scope.runId],
+    'run',
+  );
+  return (res as unknown as { affectedRows: number }).affectedRows;
+}

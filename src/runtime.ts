@@ -8,6 +8,8 @@ import { entities } from './modules/entities.ts';
 import { StateStore } from './modules/state/versions.ts';
 import { ProvisioningService } from './modules/provisioning/service.ts';
 import { Queues } from './queue/catalog.ts';
+import { SyncService } from './modules/inventory/sync.ts';
+import { HealthService } from './modules/health/service.ts';
 import { connectRedis, createRedis } from './queue/redis.ts';
 import { DependencyError } from './shared/errors.ts';
 import type { Logger } from './shared/logger.ts';
@@ -24,6 +26,8 @@ export interface Runtime {
   state: StateStore;
   queues: Queues;
   provisioning: ProvisioningService;
+  sync: SyncService;
+  health: HealthService;
   close(): Promise<void>;
 }
 
@@ -64,6 +68,8 @@ export async function openRuntime(config: Config, log: Logger, opts: { migrate: 
     state: new StateStore(ring, config.stateRetention),
     queues,
     provisioning: new ProvisioningService(queues, log),
+    sync: new SyncService(queues, log),
+    health: new HealthService(queues, log, config.healthSlowMs),
     async close() {
       await queues.close();
       redis.disconnect();

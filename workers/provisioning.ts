@@ -48,7 +48,7 @@ export class ProvisioningProcessor {
   }
 
   process = async (job: Job): Promise<void> => {
-    const { operationId, phase } = catalog.provisioning.payload.parse(job.data);
+    const { operationId, phase } = catalog.provision.payload.parse(job.data);
     const em = this.rt.orm.em.fork();
     const op = await em.findOne(Operation, { id: operationId });
     if (!op || op.status === 'succeeded' || op.status === 'failed' || op.status === 'canceled' || op.status === 'awaiting_approval') return;

@@ -18,10 +18,17 @@ export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<
     [olderThanMs, olderThanMs],
   );
   for (const row of rows) {
-    await rt.queues.add('provisioning', { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? 'plan' : 'apply' });
+    await rt.queues.add('provision', { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? 'plan' : 'apply' });
   }
-  if (rows.length > 0) rt.log.info({ count: rows.length }, 'reconciler re-enqueued operations');
-  return rows.length;
+  // Sync runs accepted while Redis was down never got their plan job.
+  const runs = await rt.orm.em.getConnection().execute<{ id: string }[]>(
+    `select id from sync_runs where status = 'running' and scopes_total = 0 and started_at < now() - (? * interval '1 millisecond') limit 1000`,
+    [olderThanMs],
+  );
+  for (const run of runs) await rt.queues.add('inventory-plan', { runId: run.id });
+  const count = rows.length + runs.length;
+  if (count > 0) rt.log.info({ operations: rows.length, syncRuns: runs.length }, 'reconciler re-enqueued accepted work');
+  return count;
 }
 
 export function startReconciler(rt: Runtime): () => void {

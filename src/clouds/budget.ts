@@ -63,6 +63,8 @@ export class ApiBudget {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly limits: BudgetLimits = DEFAULT_LIMITS,
+    /** How many throttled answers one call sits out before giving up; health probes use 1: throttling is their answer. */
+    private readonly attempts = 8,
   ) {}
 
   private key(scope: string): string {
@@ -91,7 +93,7 @@ export class ApiBudget {
    * down and tries again with exponential backoff and jitter, honouring Retry-After, up to `attempts` times.
    */
   async call<T>(scope: string, fn: () => Promise<T>, opts: { attempts?: number; signal?: AbortSignal } = {}): Promise<T> {
-    const attempts = opts.attempts ?? 8;
+    const attempts = opts.attempts ?? this.attempts;
     for (let attempt = 1; ; attempt++) {
       await this.acquire(scope, opts.signal);
       try {

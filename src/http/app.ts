@@ -6,7 +6,8 @@ import { credentialRoutes } from '../modules/credentials/routes.ts';
 import { stateBackendRoutes } from '../modules/state/backend-routes.ts';
 import { stateRoutes } from '../modules/state/routes.ts';
 import { operationRoutes, resourceRoutes } from '../modules/provisioning/routes.ts';
-import { inventoryRoutes } from '../modules/inventory/routes.ts';
+import { inventoryRoutes, syncRoutes } from '../modules/inventory/routes.ts';
+import { healthRoutes } from '../modules/health/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
@@ -68,6 +69,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(stateRoutes(deps), { prefix: '/resources' });
       await v1.register(operationRoutes(deps), { prefix: '/operations' });
       await v1.register(inventoryRoutes, { prefix: '/inventory' });
+      await v1.register(syncRoutes(deps), { prefix: '/inventory' });
+      await v1.register(healthRoutes(deps), { prefix: '/health' });
       await v1.register(stateBackendRoutes(deps), { prefix: '/terraform/state' });
     },
     { prefix: '/v1' },

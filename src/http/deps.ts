@@ -8,6 +8,8 @@ import type { CredentialService } from '../modules/credentials/service.ts';
 import type { StateStore } from '../modules/state/versions.ts';
 import type { ProvisioningService } from '../modules/provisioning/service.ts';
 import type { Queues } from '../queue/catalog.ts';
+import type { SyncService } from '../modules/inventory/sync.ts';
+import type { HealthService } from '../modules/health/service.ts';
 
 /** Everything the HTTP layer needs, built once by the process (or by a test) and handed to buildApp. */
 export interface AppDeps {
@@ -19,6 +21,8 @@ export interface AppDeps {
   state: StateStore;
   queues: Queues;
   provisioning: ProvisioningService;
+  sync: SyncService;
+  health: HealthService;
 }
 
 declare module 'fastify' {

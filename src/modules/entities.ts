@@ -3,6 +3,8 @@ import { AuditLog } from './audit/entity.ts';
 import { Credential } from './credentials/entity.ts';
 import { IdempotencyKey, Operation, Resource } from './provisioning/entities.ts';
 import { StateLock, StateVersion } from './state/entities.ts';
+import { SyncRun, SyncScope } from './inventory/entities.ts';
+import { HealthCheck } from './health/entity.ts';
 
 /** The explicit entity list (no folder discovery). Each new module adds its entities here. */
-export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock];
+export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck];

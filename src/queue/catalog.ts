@@ -1,43 +1,67 @@
-import { Queue, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 
 /**
- * The typed job catalog: every queue, its job, payload schema and retry policy in one place. Payloads carry ids
- * only: never a credential, a secret or a state (those stay in PostgreSQL, read by the worker).
+ * The typed job catalog: every job, its queue, payload schema, retry policy and deterministic id in one place.
+ * Payloads carry ids only: never a credential, a secret or a state (those stay in PostgreSQL, read by the worker).
+ * BullMQ refuses ':' in custom ids, hence '_'.
  */
+const keep = { removeOnComplete: { count: 1_000 }, removeOnFail: { count: 5_000 } };
+const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
+
 export const catalog = {
-  provisioning: {
-    job: 'operation',
+  provision: {
+    queue: 'provisioning',
     payload: z.strictObject({ operationId: z.uuid(), resourceId: z.uuid(), phase: z.enum(['plan', 'apply']) }),
-    options: {
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 5_000 },
-      removeOnComplete: { count: 1_000 },
-      removeOnFail: { count: 5_000 },
-    } satisfies JobsOptions,
+    options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, ...keep } satisfies JobsOptions,
+    id: (p: { operationId: string; resourceId: string; phase: string }) => `${p.resourceId}_${p.operationId}_${p.phase}`,
+  },
+  /** Lists a credential's scopes and fans out one scope job per (region, kind) under a finishing parent. */
+  'inventory-plan': {
+    queue: 'inventory',
+    payload: z.strictObject({ runId: z.uuid() }),
+    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    id: (p: { runId: string }) => `plan_${p.runId}`,
+  },
+  'inventory-scope': {
+    queue: 'inventory',
+    payload: z.strictObject({ runId: z.uuid(), region: z.string(), kind: z.string() }),
+    options: { attempts: 4, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    id: (p: { runId: string; region: string; kind: string }) => `scope_${p.runId}_${safe(p.region)}_${safe(p.kind)}`,
+  },
+  'inventory-finish': {
+    queue: 'inventory',
+    payload: z.strictObject({ runId: z.uuid() }),
+    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    id: (p: { runId: string }) => `finish_${p.runId}`,
+  },
+  'health-check': {
+    queue: 'health',
+    payload: z.strictObject({ credentialId: z.uuid(), checkId: z.uuid() }),
+    options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
 } as const;
 
-export type QueueName = keyof typeof catalog;
-export type Payload<Q extends QueueName> = z.infer<(typeof catalog)[Q]['payload']>;
+export type JobName = keyof typeof catalog;
+export type QueueName = (typeof catalog)[JobName]['queue'];
+export type Payload<J extends JobName> = z.infer<(typeof catalog)[J]['payload']>;
+export const QUEUE_NAMES = [...new Set(Object.values(catalog).map((j) => j.queue))] as QueueName[];
 
-/** Deterministic job ids collapse double submissions; BullMQ refuses ':' in custom ids, hence '_'. */
-export function jobId<Q extends QueueName>(queue: Q, payload: Payload<Q>): string {
-  switch (queue) {
-    case 'provisioning':
-      return `${payload.resourceId}_${payload.operationId}_${payload.phase}`;
-  }
-  throw new Error(`no job id rule for queue ${queue}`);
+export function jobOptions<J extends JobName>(job: J, payload: Payload<J>): JobsOptions {
+  const entry = catalog[job];
+  return { ...entry.options, jobId: (entry.id as (p: Payload<J>) => string)(payload) };
 }
 
 /** Producers for every queue, sharing one connection. */
 export class Queues {
   private readonly queues = new Map<QueueName, Queue>();
+  private flows: FlowProducer | undefined;
 
   constructor(
     private readonly connection: Redis,
-    private readonly prefix: string,
+    readonly prefix: string,
   ) {}
 
   get(name: QueueName): Queue {
@@ -51,12 +75,30 @@ export class Queues {
     return queue;
   }
 
-  async add<Q extends QueueName>(name: Q, payload: Payload<Q>): Promise<void> {
-    const entry = catalog[name];
-    await this.get(name).add(entry.job, entry.payload.parse(payload), { ...entry.options, jobId: jobId(name, payload) });
+  async add<J extends JobName>(job: J, payload: Payload<J>): Promise<void> {
+    const entry = catalog[job];
+    await this.get(entry.queue).add(job, entry.payload.parse(payload), jobOptions(job, payload));
+  }
+
+  /** A parent job that runs once every child has finished (failed children included: they record their failure). */
+  async addFlow<P extends JobName, C extends JobName>(parent: { job: P; payload: Payload<P> }, children: { job: C; payload: Payload<C> }[]): Promise<void> {
+    this.flows ??= new FlowProducer({ connection: this.connection, prefix: this.prefix });
+    await this.flows.add({
+      name: parent.job,
+      queueName: catalog[parent.job].queue,
+      data: catalog[parent.job].payload.parse(parent.payload),
+      opts: jobOptions(parent.job, parent.payload),
+      children: children.map((c) => ({
+        name: c.job,
+        queueName: catalog[c.job].queue,
+        data: catalog[c.job].payload.parse(c.payload),
+        opts: { ...jobOptions(c.job, c.payload), ignoreDependencyOnFailure: true },
+      })),
+    });
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.queues.values()].map((q) => q.close()));
+    await this.flows?.close();
   }
 }

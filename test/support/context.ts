@@ -12,6 +12,8 @@ import { entities } from '../../src/modules/entities.ts';
 import { StateStore } from '../../src/modules/state/versions.ts';
 import { ProvisioningService } from '../../src/modules/provisioning/service.ts';
 import { Queues } from '../../src/queue/catalog.ts';
+import { SyncService } from '../../src/modules/inventory/sync.ts';
+import { HealthService } from '../../src/modules/health/service.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
@@ -60,6 +62,8 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     state: new StateStore(ring, config.stateRetention),
     queues,
     provisioning: new ProvisioningService(queues, log),
+    sync: new SyncService(queues, log),
+    health: new HealthService(queues, log, config.healthSlowMs),
   };
   const app = await buildApp(deps);
   return {

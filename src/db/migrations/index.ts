@@ -1,10 +1,12 @@
 import { Migration0001Foundation } from './0001-foundation.ts';
 import { Migration0002Provisioning } from './0002-provisioning.ts';
 import { Migration0003Inventory } from './0003-inventory.ts';
+import { Migration0004Health } from './0004-health.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
   { name: '0001-foundation', class: Migration0001Foundation },
   { name: '0002-provisioning', class: Migration0002Provisioning },
   { name: '0003-inventory', class: Migration0003Inventory },
+  { name: '0004-health', class: Migration0004Health },
 ];

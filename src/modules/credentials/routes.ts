@@ -57,6 +57,7 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       },
     }, async (req, reply) => {
       const credential = await service.create(req.em, req.actor, req.body);
+      await deps.health.enqueue(credential.id); // the contract: a health check is queued at once
       return reply.status(201).send(credentialView(credential));
     });
 
@@ -95,6 +96,10 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         body: z.strictObject({ secret }),
         response: { 200: credentialSchema, ...errorResponses },
       },
-    }, async (req) => credentialView(await service.rotateSecret(req.em, req.actor, req.params.id, req.body.secret)));
+    }, async (req) => {
+      const credential = await service.rotateSecret(req.em, req.actor, req.params.id, req.body.secret);
+      await deps.health.enqueue(credential.id);
+      return credentialView(credential);
+    });
   };
 }

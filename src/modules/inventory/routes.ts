@@ -1,6 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorResponses, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import type { AppDeps } from '../../http/deps.ts';
+import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import { iso } from '../../shared/time.ts';
+import type { SyncRun } from './entities.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
 import { RESOURCE_TYPES } from '../provisioning/entities.ts';
 import { freshness, inventoryCounts, listInventory } from './queries.ts';
@@ -71,3 +74,60 @@ export const inventoryRoutes: FastifyPluginAsyncZod = async (app) => {
     freshness: await freshness(req.em, req.actor.accountId),
   }));
 };
+
+const runSchema = z.object({
+  id: z.string(),
+  credentialId: z.string(),
+  status: z.string(),
+  scopesTotal: z.number(),
+  scopesDone: z.number(),
+  added: z.number(),
+  updated: z.number(),
+  deleted: z.number(),
+  errors: z.array(z.object({ region: z.string(), kind: z.string(), error: z.string() })),
+  startedAt: z.string(),
+  finishedAt: nullableTime,
+  durationMs: z.number().nullable(),
+});
+
+const runView = (r: SyncRun) => ({
+  id: r.id,
+  credentialId: r.credentialId,
+  status: r.status,
+  scopesTotal: r.scopesTotal,
+  scopesDone: r.scopesDone,
+  added: r.added,
+  updated: r.updated,
+  deleted: r.deleted,
+  errors: r.errors,
+  startedAt: iso(r.startedAt),
+  finishedAt: iso(r.finishedAt),
+  durationMs: r.finishedAt ? r.finishedAt.getTime() - r.startedAt.getTime() : null,
+});
+
+export function syncRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  return async (app) => {
+    app.post('/sync', {
+      config: { minRole: 'operator' },
+      schema: {
+        tags,
+        summary: 'Start a sync per credential (or join the one in progress)',
+        body: z.strictObject({ credentialId: z.string().max(100).optional() }).optional(),
+        response: { 202: z.object({ runIds: z.array(z.string()) }), ...errorResponses },
+      },
+    }, async (req, reply) => reply.status(202).send({ runIds: await deps.sync.start(req.em, req.actor, req.body?.credentialId) }));
+
+    app.get('/runs', {
+      config: { minRole: 'viewer' },
+      schema: { tags, summary: 'Sync runs, newest first', querystring: z.strictObject({ ...pageQuery, credentialId: z.uuid().optional() }), response: { 200: page(runSchema), ...errorResponses } },
+    }, async (req) => {
+      const result = await deps.sync.listRuns(req.em, req.actor.accountId, req.query, req.query.credentialId);
+      return { items: result.items.map(runView), nextCursor: result.nextCursor };
+    });
+
+    app.get('/runs/:id', {
+      config: { minRole: 'viewer' },
+      schema: { tags, summary: 'One sync run', params: idParam, response: { 200: runSchema, ...errorResponses } },
+    }, async (req) => runView(await deps.sync.getRun(req.em, req.actor.accountId, req.params.id)));
+  };
+}

@@ -257,7 +257,7 @@ export class ProvisioningService {
   /** Best effort: a failure leaves the operation queued for the reconciler; the request is accepted either way. */
   async enqueue(operation: Operation, phase: 'plan' | 'apply'): Promise<void> {
     try {
-      const job = this.queues.add('provisioning', { operationId: operation.id, resourceId: operation.resourceId, phase });
+      const job = this.queues.add('provision', { operationId: operation.id, resourceId: operation.resourceId, phase });
       await withTimeout(job, ENQUEUE_TIMEOUT_MS, 'Redis');
     } catch (err) {
       this.log.warn({ err, operationId: operation.id }, 'could not enqueue the operation; the reconciler will');

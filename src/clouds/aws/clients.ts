@@ -1,0 +1,105 @@
+import { Agent } from 'node:https';
+import type { EC2Client } from '@aws-sdk/client-ec2';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { CloudInput } from '../index.ts';
+
+/**
+ * The AWS SDK clients of one credential, made on first use and kept: one EC2 client per region (the region is part
+ * of the SigV4 scope), S3 clients per bucket region, one STS client in the home region. SDKs are imported here, on
+ * demand, never at module load.
+ */
+export type AwsSecretInput =
+  | { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  | { roleArn: string; externalId?: string; accessKeyId?: string; secretAccessKey?: string };
+
+export class AwsClients {
+  private readonly ec2 = new Map<string, EC2Client>();
+  private readonly s3 = new Map<string, S3Client>();
+  private sts?: STSClient;
+  private credentials?: Promise<AwsCredentialIdentity | AwsCredentialIdentityProvider>;
+  readonly home: string;
+  private readonly base: Record<string, unknown>;
+
+  constructor(private readonly input: CloudInput, ca?: string) {
+    this.home = input.region || 'us-east-1';
+    const endpoint = input.endpoints?.api;
+    this.base = {
+      // Unset, the SDK resolves the endpoint itself, so AWS_ENDPOINT_URL(_EC2) and FIPS/dual-stack settings still apply.
+      ...(endpoint && { endpoint }),
+      // Throttling answers must reach the shared budget, not be retried inside the SDK (src/clouds/index.ts).
+      maxAttempts: 1,
+      requestHandler: { connectionTimeout: 10_000, ...(ca && { httpsAgent: new Agent({ keepAlive: true, ca }) }) },
+    };
+  }
+
+  async ec2For(region: string): Promise<EC2Client> {
+    let client = this.ec2.get(region);
+    if (!client) {
+      const { EC2Client } = await import('@aws-sdk/client-ec2');
+      client = new EC2Client({ ...this.base, region, credentials: await this.credentialsProvider() });
+      this.ec2.set(region, client);
+    }
+    return client;
+  }
+
+  async s3For(region = this.home): Promise<S3Client> {
+    let client = this.s3.get(region);
+    if (!client) {
+      const { S3Client } = await import('@aws-sdk/client-s3');
+      const pathStyle = this.input.endpoints?.api !== undefined;
+      client = new S3Client({ ...this.base, region, credentials: await this.credentialsProvider(), forcePathStyle: pathStyle, followRegionRedirects: !pathStyle });
+      this.s3.set(region, client);
+    }
+    return client;
+  }
+
+  async stsClient(): Promise<STSClient> {
+    if (!this.sts) {
+      const { STSClient } = await import('@aws-sdk/client-sts');
+      this.sts = new STSClient({ ...this.base, region: this.home, credentials: await this.credentialsProvider() });
+    }
+    return this.sts;
+  }
+
+  private credentialsProvider(): Promise<AwsCredentialIdentity | AwsCredentialIdentityProvider> {
+    this.credentials ??= this.makeCredentials();
+    return this.credentials;
+  }
+
+  private async makeCredentials(): Promise<AwsCredentialIdentity | AwsCredentialIdentityProvider> {
+    const secret = this.input.secret as AwsSecretInput;
+    if (!('roleArn' in secret)) {
+      return { accessKeyId: secret.accessKeyId, secretAccessKey: secret.secretAccessKey, ...(secret.sessionToken && { sessionToken: secret.sessionToken }) };
+    }
+    const { fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
+    const endpoint = this.input.endpoints?.api;
+    const assume = fromTemporaryCredentials({
+      // Without keys, the host's default chain (instance profile, IRSA, environment) assumes the role.
+      ...(secret.accessKeyId && secret.secretAccessKey && { masterCredentials: { accessKeyId: secret.accessKeyId, secretAccessKey: secret.secretAccessKey } }),
+      params: {
+        RoleArn: secret.roleArn,
+        RoleSessionName: `skyloft-${this.input.credentialId.slice(0, 40)}`,
+        DurationSeconds: 3600,
+        ...(secret.externalId && { ExternalId: secret.externalId }),
+      },
+      clientConfig: { region: this.home, ...(endpoint && { endpoint }) },
+    });
+    return shared(assume);
+  }
+}
+
+/**
+ * Every client memoizes its credentials on its own, so one EC2 client per region would each call AssumeRole: share
+ * one set of temporary credentials across them and refresh it five minutes before it expires.
+ */
+function shared(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+  let current: Promise<AwsCredentialIdentity> | undefined;
+  return async () => {
+    const held = current && (await current.catch(() => undefined));
+    if (held && (!held.expiration || held.expiration.getTime() - Date.now() > 5 * 60_000)) return held;
+    current = provider();
+    return current;
+  };
+}

@@ -1,0 +1,46 @@
+import { retryAfterMs, withHint } from '../index.ts';
+import { CloudAuthError, CloudThrottledError, CloudUnavailableError } from '../ports.ts';
+
+/**
+ * Azure SDK errors into the ports' errors. ARM answers come as RestError (`statusCode`, `code`, the response with
+ * its headers); token requests fail inside @azure/identity as AuthenticationError (with the identity platform's
+ * status), AuthenticationRequiredError (MSAL refusing the client: wrong or revoked secret, unknown app) or
+ * CredentialUnavailableError. A network failure is a RestError without a status.
+ */
+interface AzureLikeError {
+  name?: string;
+  message?: string;
+  code?: string;
+  statusCode?: number;
+  /** ARM's error body (`{ error: { code, message } }`); the RestError message itself is only "unexpected status". */
+  details?: { error?: { message?: string } };
+  response?: { headers?: { get?: (name: string) => string | undefined } };
+}
+
+export function translateAzureError(err: unknown): Error {
+  const e = (err ?? {}) as AzureLikeError;
+  const status = e.statusCode;
+  const name = e.name ?? 'Error';
+  const message = firstLine(e.details?.error?.message ?? e.message ?? String(err));
+  const what = `Azure ${e.code ?? name}${status ? ` (HTTP ${status})` : ''}: ${message}`;
+  const retryAfter = retryAfterMs(e.response?.headers?.get?.('retry-after'));
+  if (status === 429 || (status === 503 && retryAfter !== undefined)) return new CloudThrottledError(what, retryAfter, err);
+  if (name === 'AuthenticationError') {
+    // The identity platform's own outage or throttling is not the credential's fault.
+    if (status !== undefined && status >= 500) return new CloudUnavailableError(what, err);
+    return new CloudAuthError(withHint(what, 'Check the tenant id, client id and client secret (and whether the secret expired)'), err);
+  }
+  if (name === 'CredentialUnavailableError' && /endpoints_resolution_error/.test(message)) {
+    // MSAL says the same for an unknown tenant and for an unreachable authority; the first is far more common.
+    return new CloudAuthError(withHint(what, "The tenant's sign-in endpoints could not be resolved: check the tenant id and endpoints.authorityHost"), err);
+  }
+  if (name === 'AuthenticationRequiredError' || name === 'CredentialUnavailableError' || status === 401 || status === 403) {
+    return new CloudAuthError(withHint(what, "Check the client secret and the app's role assignment (e.g. Reader) on the subscription"), err);
+  }
+  return new CloudUnavailableError(what, err);
+}
+
+/** Identity errors carry whole trace dumps; the first line says what happened. */
+function firstLine(message: string): string {
+  return message.split('\n')[0]!.slice(0, 500);
+}

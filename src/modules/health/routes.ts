@@ -1,0 +1,71 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Em } from '../../db/orm.ts';
+import type { AppDeps } from '../../http/deps.ts';
+import { errorResponses, page, pageQuery } from '../../http/schemas.ts';
+import { iso } from '../../shared/time.ts';
+import { Credential } from '../credentials/entity.ts';
+import { HEALTH_STATUSES, type HealthCheck } from './entity.ts';
+
+const checkSchema = z.object({
+  id: z.string(),
+  credentialId: z.string(),
+  provider: z.string(),
+  status: z.enum(HEALTH_STATUSES),
+  responseTimeMs: z.number().nullable(),
+  throttled: z.boolean(),
+  errorMessage: z.string().nullable(),
+  checkedAt: z.string(),
+});
+
+const view = (c: HealthCheck, provider: string) => ({
+  id: c.id,
+  credentialId: c.credentialId,
+  provider,
+  status: c.status,
+  responseTimeMs: c.responseTimeMs ?? null,
+  throttled: c.throttled,
+  errorMessage: c.errorMessage ?? null,
+  checkedAt: iso(c.checkedAt),
+});
+
+export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+  const tags = ['health'];
+  const providers = async (em: Em, ids: string[]) =>
+    new Map((await em.find(Credential, { id: { $in: ids } }, { fields: ['id', 'provider'] })).map((c) => [c.id, c.provider as string]));
+  return async (app) => {
+    app.get('/providers', {
+      config: { minRole: 'viewer' },
+      schema: { tags, summary: 'The latest check of every credential', response: { 200: z.object({ items: z.array(checkSchema) }), ...errorResponses } },
+    }, async (req) => {
+      const latest = await deps.health.latest(req.em, req.actor.accountId);
+      const byId = await providers(req.em, latest.map((c) => c.credentialId));
+      return { items: latest.map((c) => view(c, byId.get(c.credentialId) ?? 'unknown')) };
+    });
+
+    app.get('/providers/:credentialId/history', {
+      config: { minRole: 'viewer' },
+      schema: {
+        tags,
+        summary: "A credential's past checks, newest first",
+        params: z.strictObject({ credentialId: z.string().min(1).max(100) }),
+        querystring: z.strictObject(pageQuery),
+        response: { 200: page(checkSchema), ...errorResponses },
+      },
+    }, async (req) => {
+      const result = await deps.health.history(req.em, req.actor.accountId, req.params.credentialId, req.query);
+      const byId = await providers(req.em, [req.params.credentialId]);
+      return { items: result.items.map((c) => view(c, byId.get(c.credentialId) ?? 'unknown')), nextCursor: result.nextCursor };
+    });
+
+    app.post('/check', {
+      config: { minRole: 'operator' },
+      schema: {
+        tags,
+        summary: 'Check every credential now (or one)',
+        body: z.strictObject({ credentialId: z.string().max(100).optional() }).optional(),
+        response: { 202: z.object({ runIds: z.array(z.string()) }), ...errorResponses },
+      },
+    }, async (req, reply) => reply.status(202).send({ runIds: await deps.health.request(req.em, req.actor.accountId, req.body?.credentialId) }));
+  };
+}

@@ -1,0 +1,101 @@
+import { sql } from 'kysely';
+import { CloudAuthError, CloudThrottledError, type HealthProbe } from '../../clouds/ports.ts';
+import type { Em } from '../../db/orm.ts';
+import type { Queues } from '../../queue/catalog.ts';
+import { AppError, NotFoundError } from '../../shared/errors.ts';
+import { isUuid, newId } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import { withTimeout } from '../../shared/timeout.ts';
+import { Credential } from '../credentials/entity.ts';
+import { HealthCheck } from './entity.ts';
+
+/** Checks kept per credential; older ones are pruned as new ones arrive. */
+export const HEALTH_HISTORY_LIMIT = 500;
+
+/**
+ * Each credential's API health: one cheap authenticated call, timed. healthy; degraded when slower than
+ * SKYLOFT_HEALTH_SLOW_MS or throttled; error when the cloud refuses the credential or cannot be reached.
+ */
+export class HealthService {
+  constructor(
+    private readonly queues: Queues,
+    private readonly log: Logger,
+    private readonly slowMs: number,
+  ) {}
+
+  /** Queues one check per credential (all of the account's, or one); answers the check ids. */
+  async request(em: Em, accountId: string, credentialId?: string): Promise<string[]> {
+    const credentials = credentialId
+      ? [isUuid(credentialId) ? await em.findOne(Credential, { id: credentialId, accountId }) : null]
+      : await em.find(Credential, { accountId }, { orderBy: { id: 'asc' } });
+    if (credentials[0] === null) throw new NotFoundError('Credential', credentialId);
+    const ids: string[] = [];
+    for (const c of credentials as Credential[]) ids.push(await this.enqueue(c.id));
+    return ids;
+  }
+
+  /** Best effort: a missed check is repeated by the schedule; it never fails the request that asked for it. */
+  async enqueue(credentialId: string): Promise<string> {
+    const checkId = newId();
+    try {
+      await withTimeout(this.queues.add('health-check', { credentialId, checkId }), 2_000, 'Redis');
+    } catch (err) {
+      this.log.warn({ err, credentialId }, 'could not enqueue a health check');
+    }
+    return checkId;
+  }
+
+  /** Runs the probe and records the result under `checkId` (a retried job records it once). */
+  async check(em: Em, credential: Credential, checkId: string, probe: HealthProbe): Promise<HealthCheck> {
+    const started = performance.now();
+    let status: HealthCheck['status'] = 'healthy';
+    let throttled = false;
+    let errorMessage: string | null = null;
+    try {
+      await probe.probe(AbortSignal.timeout(Math.max(10_000, this.slowMs * 5)));
+      if (performance.now() - started > this.slowMs) {
+        status = 'degraded';
+        errorMessage = `answered in more than ${this.slowMs} ms`;
+      }
+    } catch (e) {
+      throttled = e instanceof CloudThrottledError;
+      status = throttled ? 'degraded' : 'error';
+      errorMessage = e instanceof AppError ? e.message : 'the check failed';
+      if (!(e instanceof AppError)) this.log.warn({ err: e, credentialId: credential.id }, 'health probe failed unexpectedly');
+      if (e instanceof CloudAuthError) errorMessage = `authentication refused: ${e.message}`;
+    }
+    const row = em.create(HealthCheck, {
+      id: checkId,
+      accountId: credential.accountId,
+      credentialId: credential.id,
+      status,
+      responseTimeMs: Math.round(performance.now() - started),
+      throttled,
+      errorMessage,
+      checkedAt: new Date(),
+    });
+    await em.upsert(HealthCheck, row);
+    await em.getConnection().execute(
+      `delete from health_checks where credential_id = ? and id not in
+         (select id from health_checks where credential_id = ? order by id desc limit ?)`,
+      [credential.id, credential.id, HEALTH_HISTORY_LIMIT],
+    );
+    return row;
+  }
+
+  /** The newest check of every credential of the account. */
+  async latest(em: Em, accountId: string): Promise<HealthCheck[]> {
+    const { rows } = await sql<{ id: string }>`
+      select distinct on (credential_id) id from health_checks where account_id = ${accountId}
+       order by credential_id, id desc`.execute(em.getKysely());
+    return rows.length === 0 ? [] : em.find(HealthCheck, { id: { $in: rows.map((r) => r.id) } }, { orderBy: { credentialId: 'asc' } });
+  }
+
+  async history(em: Em, accountId: string, credentialId: string, page: PageRequest): Promise<Page<HealthCheck>> {
+    if (!isUuid(credentialId) || !(await em.findOne(Credential, { id: credentialId, accountId }))) throw new NotFoundError('Credential', credentialId);
+    return keysetPage(page, (idBelow, take) =>
+      em.find(HealthCheck, { credentialId, ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
+    );
+  }
+}

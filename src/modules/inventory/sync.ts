@@ -1,0 +1,151 @@
+import type { InventoryReader, Scope } from '../../clouds/ports.ts';
+import type { Em } from '../../db/orm.ts';
+import type { Queues } from '../../queue/catalog.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { AppError, NotFoundError } from '../../shared/errors.ts';
+import { isUuid, newId } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import { withTimeout } from '../../shared/timeout.ts';
+import { Credential } from '../credentials/entity.ts';
+import { SyncRun, SyncScope } from './entities.ts';
+import { tombstoneUnseen, upsertPage, type ScopeRun } from './store.ts';
+
+/**
+ * Inventory sync runs. A request always starts a new run per credential or joins the one in progress (one running
+ * run per credential, enforced by a unique index). The run row is committed before Redis is touched; a plan job
+ * fans out one scope job per (region, kind) under a finishing parent (a BullMQ flow).
+ */
+export class SyncService {
+  constructor(
+    private readonly queues: Queues,
+    private readonly log: Logger,
+  ) {}
+
+  async start(em: Em, actor: Actor, credentialId?: string): Promise<string[]> {
+    const credentials = credentialId
+      ? [isUuid(credentialId) ? await em.findOne(Credential, { id: credentialId, accountId: actor.accountId }) : null]
+      : await em.find(Credential, { accountId: actor.accountId }, { orderBy: { id: 'asc' } });
+    if (credentials[0] === null) throw new NotFoundError('Credential', credentialId);
+    const runIds: string[] = [];
+    for (const credential of credentials as Credential[]) runIds.push(await this.startOne(em, actor.accountId, credential.id, actor.userId));
+    return runIds;
+  }
+
+  /** Starts a run for one credential or returns the one in progress. */
+  async startOne(em: Em, accountId: string, credentialId: string, userId: string | null = null): Promise<string> {
+    const id = newId();
+    const rows = await em.getConnection().execute<{ id: string }[]>(
+      `insert into sync_runs (id, account_id, credential_id, status, errors, started_at, created_by)
+       values (?, ?, ?, 'running', '[]', now(), ?)
+       on conflict (credential_id) where status = 'running' do nothing returning id`,
+      [id, accountId, credentialId, userId],
+    );
+    if (rows.length === 0) {
+      const running = await em.findOneOrFail(SyncRun, { credentialId, status: 'running' }, { refresh: true });
+      return running.id;
+    }
+    try {
+      await withTimeout(this.queues.add('inventory-plan', { runId: id }), 2_000, 'Redis');
+    } catch (err) {
+      this.log.warn({ err, runId: id }, 'could not enqueue the sync run; the reconciler will');
+    }
+    return id;
+  }
+
+  /** The plan step: records the run's scopes and enqueues them as one flow. Idempotent (scopes upserted). */
+  async plan(em: Em, runId: string, reader: InventoryReader): Promise<Scope[]> {
+    const scopes = await reader.scopes();
+    const run = await em.findOneOrFail(SyncRun, { id: runId });
+    for (const s of scopes) {
+      await em.getConnection().execute(
+        `insert into sync_scopes (run_id, credential_id, region, kind, status) values (?, ?, ?, ?, 'pending')
+         on conflict do nothing`,
+        [runId, run.credentialId, s.region, s.kind],
+      );
+    }
+    run.scopesTotal = scopes.length;
+    await em.flush();
+    await this.queues.addFlow(
+      { job: 'inventory-finish', payload: { runId } },
+      scopes.map((s) => ({ job: 'inventory-scope' as const, payload: { runId, region: s.region, kind: s.kind } })),
+    );
+    return scopes;
+  }
+
+  /**
+   * One scope, listed page by page to the end: each page is one set-based upsert, then memory is released. Only when
+   * the listing completed are unseen items tombstoned. A retry starts the listing over; upserts are idempotent.
+   */
+  async syncScope(em: Em, runId: string, scope: Scope, reader: InventoryReader, signal?: AbortSignal): Promise<void> {
+    const run = await em.findOneOrFail(SyncRun, { id: runId });
+    const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
+    const target: ScopeRun = { ...scope, accountId: run.accountId, credentialId: run.credentialId, provider: credential.provider, runId };
+    let items = 0;
+    let added = 0;
+    let updated = 0;
+    for await (const page of reader.list(scope, signal)) {
+      const counts = await upsertPage(em, target, page);
+      items += page.length;
+      added += counts.added;
+      updated += counts.updated;
+    }
+    const deleted = await tombstoneUnseen(em, target);
+    await this.finishScope(em, runId, scope, { status: 'succeeded', items, added, updated, deleted });
+  }
+
+  async failScope(em: Em, runId: string, scope: Scope, error: unknown): Promise<void> {
+    const message = error instanceof AppError ? error.message : 'internal error while listing';
+    await this.finishScope(em, runId, scope, { status: 'failed', error: message });
+  }
+
+  private async finishScope(em: Em, runId: string, scope: Scope, r: { status: 'succeeded' | 'failed'; items?: number; added?: number; updated?: number; deleted?: number; error?: string }) {
+    await em.transactional(async (tx) => {
+      const updated = await tx.nativeUpdate(
+        SyncScope,
+        { runId, region: scope.region, kind: scope.kind, status: 'pending' },
+        { status: r.status, items: r.items ?? 0, error: r.error ?? null, finishedAt: new Date() },
+      );
+      if (updated === 0) return; // already settled by an earlier attempt
+      await tx.getConnection().execute(
+        `update sync_runs set scopes_done = scopes_done + 1, added = added + ?, updated = updated + ?, deleted = deleted + ?,
+                errors = case when ?::text is null then errors else errors || jsonb_build_array(jsonb_build_object('region', ?::text, 'kind', ?::text, 'error', ?::text)) end,
+                updated_at = now()
+          where id = ?`,
+        [r.added ?? 0, r.updated ?? 0, r.deleted ?? 0, r.error ?? null, scope.region, scope.kind, r.error ?? null, runId],
+        'run',
+        tx.getTransactionContext(),
+      );
+    });
+  }
+
+  /** The finishing parent: succeeded when every scope completed, partial when some did, failed when none did. */
+  async finish(em: Em, runId: string): Promise<SyncRun> {
+    const run = await em.findOneOrFail(SyncRun, { id: runId }, { refresh: true });
+    if (run.status !== 'running') return run;
+    const scopes = await em.find(SyncScope, { runId });
+    const ok = scopes.filter((s) => s.status === 'succeeded').length;
+    run.status = ok === scopes.length ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
+    run.finishedAt = new Date();
+    await em.flush();
+    return run;
+  }
+
+  /** A run whose plan step could not list the credential's scopes at all (auth refused, cloud down). */
+  async failRun(em: Em, runId: string, error: unknown): Promise<void> {
+    const message = error instanceof AppError ? error.message : 'internal error';
+    await em.nativeUpdate(SyncRun, { id: runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errors: [{ region: '*', kind: '*', error: message }] });
+  }
+
+  listRuns(em: Em, accountId: string, page: PageRequest, credentialId?: string): Promise<Page<SyncRun>> {
+    return keysetPage(page, (idBelow, take) =>
+      em.find(SyncRun, { accountId, ...(credentialId && { credentialId }), ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
+    );
+  }
+
+  async getRun(em: Em, accountId: string, id: string): Promise<SyncRun> {
+    const run = isUuid(id) ? await em.findOne(SyncRun, { id, accountId }) : null;
+    if (!run) throw new NotFoundError('Sync run', id);
+    return run;
+  }
+}

@@ -1,0 +1,155 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Runtime } from '../../src/runtime.ts';
+import { startWorkers } from '../../workers/index.ts';
+import { startEmulator } from '../emulator/emulator.ts';
+import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+
+type Emulator = Awaited<ReturnType<typeof startEmulator>>;
+
+const REGIONS = ['us-east-1', 'eu-west-1'];
+const INSTANCES_PER_REGION = 1_200; // more than one EC2 page (1,000)
+
+let ctx: TestContext;
+let emu: Emulator;
+let stopWorkers: () => Promise<void>;
+let key: string;
+let credentialId: string;
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  emu = await startEmulator({
+    seed: 11,
+    aws: { regions: REGIONS, counts: { instances: INSTANCES_PER_REGION, volumes: 30, vpcs: 2, subnets: 4, securityGroups: 3, buckets: 5 } },
+  });
+  const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
+  stopWorkers = await startWorkers(rt);
+  key = (await ctx.bootstrap()).apiKey;
+  const aws = emu.credentials.aws;
+  const created = await call('POST', '/v1/credentials', {
+    name: 'emulated-aws',
+    provider: 'aws',
+    region: 'us-east-1',
+    endpoints: { api: emu.urls.aws },
+    secret: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+  });
+  credentialId = created.json().id;
+}, 60_000);
+
+afterAll(async () => {
+  await stopWorkers?.();
+  await emu?.close();
+  await ctx?.close();
+});
+
+function call(method: string, url: string, body?: unknown) {
+  return ctx.app.inject({ method: method as 'POST', url, headers: bearer(key), ...(body !== undefined && { payload: body as object }) });
+}
+
+async function syncAndWait(): Promise<Record<string, unknown>> {
+  const res = await call('POST', '/v1/inventory/sync', { credentialId });
+  expect(res.statusCode, res.body).toBe(202);
+  const [runId] = res.json().runIds as string[];
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const run = (await call('GET', `/v1/inventory/runs/${runId}`)).json();
+    if (run.status !== 'running') return run;
+    if (Date.now() > deadline) throw new Error(`run ${runId} still running: ${JSON.stringify(run)}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+type Item = { externalId: string; deletedAt: string | null };
+
+async function items(query = ''): Promise<Item[]> {
+  const all: Item[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: Item[]; nextCursor: string | null } = (await call('GET', `/v1/inventory?provider=aws&type=vm&limit=500${query}${cursor ? `&cursor=${cursor}` : ''}`)).json();
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+const countVms = async () => (await items()).length;
+
+describe('an AWS inventory sync against the emulator', () => {
+  it('lists every region and kind to the end and stores every item once', async () => {
+    const run = await syncAndWait();
+    expect(run).toMatchObject({ status: 'succeeded', deleted: 0 });
+    expect(run.added).toBeGreaterThanOrEqual(REGIONS.length * INSTANCES_PER_REGION);
+    expect(await countVms()).toBe(REGIONS.length * INSTANCES_PER_REGION);
+    const summary = (await call('GET', '/v1/inventory/summary')).json();
+    expect(summary.freshness.map((f: { region: string }) => f.region)).toEqual(expect.arrayContaining(REGIONS));
+  }, 120_000);
+
+  it('tombstones what disappeared, adds what appeared and changes what changed, on the next sync', async () => {
+    const [gone] = emu.fleet.ids('aws', 'instances', 'us-east-1', 1);
+    emu.fleet.delete(gone!);
+    emu.fleet.create({ cloud: 'aws', kind: 'instances', region: 'eu-west-1' });
+    const run = await syncAndWait();
+    expect(run).toMatchObject({ status: 'succeeded', added: 1, deleted: 1 });
+    expect(await countVms()).toBe(REGIONS.length * INSTANCES_PER_REGION);
+    const tombstones = await items('&include=deleted');
+    expect(tombstones.find((i) => i.externalId === gone)?.deletedAt).toEqual(expect.any(String));
+    expect((await items()).some((i) => i.externalId === gone)).toBe(false);
+  }, 120_000);
+
+  it('deletes nothing in a region whose listing failed, reports the run partial, and revives later', async () => {
+    const fault = emu.faults.add({ cloud: 'aws', operation: 'DescribeInstances', region: 'eu-west-1', kind: 'server-error' });
+    const [vanished] = emu.fleet.ids('aws', 'instances', 'eu-west-1', 1);
+    emu.fleet.delete(vanished!);
+    const before = await countVms();
+    const partial = await syncAndWait();
+    expect(partial.status).toBe('partial');
+    expect((partial.errors as { region: string }[]).some((e) => e.region === 'eu-west-1')).toBe(true);
+    expect(await countVms()).toBe(before); // the failed scope tombstoned nothing
+    emu.faults.clear(fault.id);
+    const healed = await syncAndWait();
+    expect(healed).toMatchObject({ status: 'succeeded', deleted: 1 });
+  }, 180_000);
+
+  it('joins the run in progress instead of starting a second one', async () => {
+    const [a, b] = await Promise.all([call('POST', '/v1/inventory/sync', { credentialId }), call('POST', '/v1/inventory/sync', { credentialId })]);
+    expect(a.json().runIds).toEqual(b.json().runIds);
+    await syncAndWait();
+  }, 120_000);
+});
+
+describe('health checks against the emulator', () => {
+  async function checkNow(): Promise<{ status: string; throttled: boolean; errorMessage: string | null; responseTimeMs: number }> {
+    const res = await call('POST', '/v1/health/check', { credentialId });
+    expect(res.statusCode, res.body).toBe(202);
+    const [checkId] = res.json().runIds as string[];
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const history = (await call('GET', `/v1/health/providers/${credentialId}/history?limit=20`)).json();
+      const found = history.items.find((c: { id: string }) => c.id === checkId);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`check ${checkId} never recorded`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  it('records healthy, degraded when slow or throttled, and error when the key is revoked', async () => {
+    expect(await checkNow()).toMatchObject({ status: 'healthy', throttled: false, errorMessage: null });
+    const latest = (await call('GET', '/v1/health/providers')).json().items;
+    expect(latest).toEqual([expect.objectContaining({ credentialId, provider: 'aws', status: 'healthy' })]);
+
+    const slow = emu.faults.add({ cloud: 'aws', kind: 'latency', latencyMs: 2_300 });
+    const slowCheck = await checkNow();
+    emu.faults.clear(slow.id);
+    expect(slowCheck.status).toBe('degraded');
+    expect(slowCheck.responseTimeMs).toBeGreaterThan(2_000);
+
+    const storm = emu.faults.add({ cloud: 'aws', kind: 'throttle' });
+    const throttled = await checkNow();
+    emu.faults.clear(storm.id);
+    expect(throttled).toMatchObject({ status: 'degraded', throttled: true });
+
+    emu.revoke(emu.credentials.aws.accessKeyId);
+    const refused = await checkNow();
+    expect(refused.status).toBe('error');
+    expect(refused.errorMessage).toMatch(/authentication/i);
+  }, 180_000);
+});

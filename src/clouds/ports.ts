@@ -18,6 +18,11 @@ export interface ObservedItem {
   metadata: Record<string, unknown>;
   /** Tags (AWS, Azure) or labels (GCP); keys as the cloud has them. */
   tags: Record<string, string>;
+  /**
+   * The item's own region, when a scope spans several ('global' scopes of subscription- or project-wide lists).
+   * Unset: the scope's region.
+   */
+  region?: string;
 }
 
 /** One listing unit: a kind of object in one region ("global" for region-less kinds such as S3 buckets). */

@@ -117,3 +117,17 @@ describe('GET /v1/inventory', () => {
     expect((await ctx.app.inject({ url: '/v1/inventory', headers: bearer(other.apiKey) })).json().items).toEqual([]);
   });
 });
+
+describe('scopes spanning regions', () => {
+  it('store each item under its own region and tombstone across them when the global listing completed', async () => {
+    const run1 = { ...base, kind: 'compute:virtualMachine', region: 'global', runId: newId() };
+    await upsertPage(ctx.orm.em.fork(), run1, [{ ...vm('vm-a'), region: 'westeurope' }, { ...vm('vm-b'), region: 'eastus' }]);
+    const regions = await ctx.orm.em.fork().getConnection().execute<{ region: string }[]>(
+      "select region from inventory_items where kind = 'compute:virtualMachine' order by region",
+    );
+    expect(regions.map((r) => r.region)).toEqual(['eastus', 'westeurope']);
+    const run2 = { ...run1, runId: newId() };
+    await upsertPage(ctx.orm.em.fork(), run2, [{ ...vm('vm-a'), region: 'westeurope' }]);
+    expect(await tombstoneUnseen(ctx.orm.em.fork(), run2)).toBe(1);
+  });
+});

@@ -37,6 +37,7 @@ export function virtualMachineItem(vm: VirtualMachine): ObservedItem {
     type: 'vm',
     status: vmStatus(vm),
     tags: tagsOf(vm.tags),
+    ...(vm.location && { region: vm.location }),
     metadata: {
       location: vm.location ?? null,
       resourceGroup: resourceGroupOf(vm.id),
@@ -58,6 +59,7 @@ export function diskItem(d: Disk): ObservedItem {
     type: 'storage',
     status: d.diskState ?? d.provisioningState ?? 'unknown',
     tags: tagsOf(d.tags),
+    ...(d.location && { region: d.location }),
     metadata: {
       location: d.location ?? null,
       resourceGroup: resourceGroupOf(d.id),
@@ -78,6 +80,7 @@ export function virtualNetworkItem(n: VirtualNetwork): ObservedItem {
     type: 'network',
     status: n.provisioningState ?? 'unknown',
     tags: tagsOf(n.tags),
+    ...(n.location && { region: n.location }),
     metadata: {
       location: n.location ?? null,
       resourceGroup: resourceGroupOf(n.id),

@@ -32,6 +32,7 @@ export function instanceItem(i: Instance, zone: string | null): ObservedItem {
     type: 'vm',
     status: VM_STATUS[String(i.status ?? '')] ?? 'unknown',
     tags: tagsOf(i.labels),
+    ...(zone && { region: regionOfZone(zone)! }),
     metadata: {
       machineType: lastSegment(i.machineType),
       zone,
@@ -54,6 +55,7 @@ export function diskItem(d: Disk, zone: string | null): ObservedItem {
     type: 'storage',
     status: String(d.status ?? 'unknown'),
     tags: tagsOf(d.labels),
+    ...(zone && { region: regionOfZone(zone)! }),
     metadata: {
       sizeGb: d.sizeGb === null || d.sizeGb === undefined ? null : Number(d.sizeGb),
       diskType: lastSegment(d.type),

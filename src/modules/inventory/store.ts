@@ -23,8 +23,8 @@ const hashOf = (i: ObservedItem) =>
  * in the same order.
  */
 export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]): Promise<{ added: number; updated: number }> {
-  const byId = new Map(page.map((i) => [i.externalId, i]));
-  const items = [...byId.values()].sort((a, b) => (a.externalId < b.externalId ? -1 : 1));
+  const byId = new Map(page.map((i) => [`${i.region ?? scope.region}\u0000${i.externalId}`, i]));
+  const items = [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, i]) => i);
   if (items.length === 0) return { added: 0, updated: 0 };
   const managed = items.map((i) => {
     const tagged = i.tags[RESOURCE_ID_TAG]?.toLowerCase();
@@ -36,18 +36,19 @@ export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]):
       select * from unnest(${items.map(() => newId())}::uuid[], ${items.map((i) => i.externalId)}::text[],
                            ${items.map((i) => i.name)}::text[], ${items.map((i) => i.type)}::text[],
                            ${items.map((i) => i.status)}::text[], ${items.map((i) => JSON.stringify(i.metadata))}::jsonb[],
-                           ${items.map((i) => JSON.stringify(i.tags))}::jsonb[], ${items.map(hashOf)}::text[], ${managed}::uuid[])
-        as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id)
+                           ${items.map((i) => JSON.stringify(i.tags))}::jsonb[], ${items.map(hashOf)}::text[], ${managed}::uuid[],
+                           ${items.map((i) => i.region ?? scope.region)}::text[])
+        as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id, region)
     ),
     prev as (
-      select i.external_id, i.content_hash, i.deleted_at from inventory_items i
-       where i.credential_id = ${scope.credentialId} and i.region = ${scope.region} and i.kind = ${scope.kind}
-         and i.external_id in (select external_id from input)
+      select i.region, i.external_id, i.content_hash, i.deleted_at from inventory_items i
+       where i.credential_id = ${scope.credentialId} and i.kind = ${scope.kind}
+         and (i.region, i.external_id) in (select region, external_id from input)
     ),
     up as (
       insert into inventory_items (id, account_id, credential_id, provider, type, kind, region, external_id, name, status,
                                    metadata, tags, content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
-      select id, ${scope.accountId}, ${scope.credentialId}, ${scope.provider}, type, ${scope.kind}, ${scope.region}, external_id,
+      select id, ${scope.accountId}, ${scope.credentialId}, ${scope.provider}, type, ${scope.kind}, region, external_id,
              name, status, metadata, tags, content_hash, managed_resource_id, now(), now(), ${scope.runId}
         from input
       on conflict (credential_id, region, kind, external_id) do update set
@@ -61,7 +62,7 @@ export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]):
     select count(*) filter (where prev.external_id is null) as added,
            count(*) filter (where prev.external_id is not null
                              and (prev.content_hash <> input.content_hash or prev.deleted_at is not null)) as updated
-      from input left join prev using (external_id)`.execute(em.getKysely());
+      from input left join prev using (region, external_id)`.execute(em.getKysely());
   const row = rows[0];
   return { added: Number(row?.added ?? 0), updated: Number(row?.updated ?? 0) };
 }
@@ -73,8 +74,8 @@ export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]):
 export async function tombstoneUnseen(em: Em, scope: ScopeRun): Promise<number> {
   const res = await em.getConnection().execute(
     `update inventory_items set deleted_at = now(), updated_at = now()
-      where credential_id = ? and region = ? and kind = ? and deleted_at is null and last_run_id <> ?`,
-    [scope.credentialId, scope.region, scope.kind, scope.runId],
+      where credential_id = ? and kind = ? and (region = ? or ? = 'global') and deleted_at is null and last_run_id <> ?`,
+    [scope.credentialId, scope.kind, scope.region, scope.region, scope.runId],
     'run',
   );
   return (res as unknown as { affectedRows: number }).affectedRows;

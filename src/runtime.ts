@@ -10,6 +10,7 @@ import { ProvisioningService } from './modules/provisioning/service.ts';
 import { Queues } from './queue/catalog.ts';
 import { SyncService } from './modules/inventory/sync.ts';
 import { HealthService } from './modules/health/service.ts';
+import { ScheduleService } from './modules/schedules/service.ts';
 import { connectRedis, createRedis } from './queue/redis.ts';
 import { DependencyError } from './shared/errors.ts';
 import type { Logger } from './shared/logger.ts';
@@ -28,6 +29,7 @@ export interface Runtime {
   provisioning: ProvisioningService;
   sync: SyncService;
   health: HealthService;
+  schedules: ScheduleService;
   close(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ export async function openRuntime(config: Config, log: Logger, opts: { migrate: 
     provisioning: new ProvisioningService(queues, log),
     sync: new SyncService(queues, log),
     health: new HealthService(queues, log, config.healthSlowMs),
+    schedules: new ScheduleService(queues),
     async close() {
       await queues.close();
       redis.disconnect();

@@ -43,6 +43,8 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
     'inventory-scope': inventory.scope,
     'inventory-finish': inventory.finish,
     'health-check': health.check,
+    'scheduled-sync': inventory.scheduled,
+    'scheduled-health': health.scheduled,
   };
   assertWiring(processors);
 

@@ -7,6 +7,7 @@ import type { SyncService } from '../src/modules/inventory/sync.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { AppError } from '../src/shared/errors.ts';
+import { newId } from '../src/shared/ids.ts';
 
 /**
  * The inventory queue's three jobs. The credential's secret is decrypted here, in the worker, for one job and
@@ -58,6 +59,14 @@ export class InventoryProcessor {
     }
   };
 
+  /** From the credential's job scheduler: start a run (or join the one in progress). */
+  scheduled = async (job: Job): Promise<void> => {
+    const { credentialId } = catalog['scheduled-sync'].payload.parse(job.data);
+    const em = this.rt.orm.em.fork();
+    const credential = await em.findOne(Credential, { id: credentialId }, { fields: ['id', 'accountId'] });
+    if (credential) await this.sync.startOne(em, credential.accountId, credential.id);
+  };
+
   finish = async (job: Job): Promise<void> => {
     const { runId } = catalog['inventory-finish'].payload.parse(job.data);
     await this.sync.finish(this.rt.orm.em.fork(), runId);
@@ -73,12 +82,22 @@ export class HealthProcessor {
 
   check = async (job: Job): Promise<void> => {
     const { credentialId, checkId } = catalog['health-check'].payload.parse(job.data);
+    await this.run(credentialId, checkId);
+  };
+
+  /** From the credential's job scheduler. */
+  scheduled = async (job: Job): Promise<void> => {
+    const { credentialId } = catalog['scheduled-health'].payload.parse(job.data);
+    await this.run(credentialId, newId());
+  };
+
+  private async run(credentialId: string, checkId: string): Promise<void> {
     const em = this.rt.orm.em.fork();
     const credential = await em.findOne(Credential, { id: credentialId });
     if (!credential) return; // deleted since
     const cloud = await openCloud(cloudInput(credential, await this.rt.credentials.openSecret(em, credential)), { budget: this.budget });
     await this.rt.health.check(em, credential, checkId, cloud.health);
-  };
+  }
 }
 
 function cloudInput(credential: Credential, secret: Awaited<ReturnType<Runtime['credentials']['openSecret']>>) {

@@ -8,6 +8,7 @@ import { stateRoutes } from '../modules/state/routes.ts';
 import { operationRoutes, resourceRoutes } from '../modules/provisioning/routes.ts';
 import { inventoryRoutes, syncRoutes } from '../modules/inventory/routes.ts';
 import { healthRoutes } from '../modules/health/routes.ts';
+import { scheduleRoutes } from '../modules/schedules/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
@@ -71,6 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(inventoryRoutes, { prefix: '/inventory' });
       await v1.register(syncRoutes(deps), { prefix: '/inventory' });
       await v1.register(healthRoutes(deps), { prefix: '/health' });
+      await v1.register(scheduleRoutes(deps), { prefix: '/schedules' });
       await v1.register(stateBackendRoutes(deps), { prefix: '/terraform/state' });
     },
     { prefix: '/v1' },

@@ -10,6 +10,7 @@ import type { ProvisioningService } from '../modules/provisioning/service.ts';
 import type { Queues } from '../queue/catalog.ts';
 import type { SyncService } from '../modules/inventory/sync.ts';
 import type { HealthService } from '../modules/health/service.ts';
+import type { ScheduleService } from '../modules/schedules/service.ts';
 
 /** Everything the HTTP layer needs, built once by the process (or by a test) and handed to buildApp. */
 export interface AppDeps {
@@ -23,6 +24,7 @@ export interface AppDeps {
   provisioning: ProvisioningService;
   sync: SyncService;
   health: HealthService;
+  schedules: ScheduleService;
 }
 
 declare module 'fastify' {

@@ -5,6 +5,7 @@ import { IdempotencyKey, Operation, Resource } from './provisioning/entities.ts'
 import { StateLock, StateVersion } from './state/entities.ts';
 import { SyncRun, SyncScope } from './inventory/entities.ts';
 import { HealthCheck } from './health/entity.ts';
+import { AccountSchedule } from './schedules/entity.ts';
 
 /** The explicit entity list (no folder discovery). Each new module adds its entities here. */
-export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck];
+export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule];

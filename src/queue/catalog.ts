@@ -42,6 +42,19 @@ export const catalog = {
     options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 }, ...keep } satisfies JobsOptions,
     id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
+  /** Produced by the per-credential job schedulers (src/modules/schedules): start a sync run, or check health. */
+  'scheduled-sync': {
+    queue: 'inventory',
+    payload: z.strictObject({ credentialId: z.uuid() }),
+    options: { attempts: 1, ...keep } satisfies JobsOptions,
+    id: (p: { credentialId: string }) => `scheduled-sync_${p.credentialId}`,
+  },
+  'scheduled-health': {
+    queue: 'health',
+    payload: z.strictObject({ credentialId: z.uuid() }),
+    options: { attempts: 1, ...keep } satisfies JobsOptions,
+    id: (p: { credentialId: string }) => `scheduled-health_${p.credentialId}`,
+  },
 } as const;
 
 export type JobName = keyof typeof catalog;

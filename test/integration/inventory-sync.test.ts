@@ -153,3 +153,31 @@ describe('health checks against the emulator', () => {
     expect(refused.errorMessage).toMatch(/authentication/i);
   }, 180_000);
 });
+
+describe('schedules', () => {
+  const schedulers = async (queue: 'inventory' | 'health') => ctx.deps.queues.get(queue).getJobSchedulers(0, -1);
+
+  it('register one sync and one health scheduler per credential, follow PUT /v1/schedules, and never duplicate', async () => {
+    expect((await call('GET', '/v1/schedules')).json()).toEqual({ inventoryMinutes: 15, healthMinutes: 5, costCron: '0 3 * * *' });
+    const put = await call('PUT', '/v1/schedules', { inventoryMinutes: 30 });
+    expect(put.statusCode, put.body).toBe(200);
+    expect((await call('GET', '/v1/schedules')).json().inventoryMinutes).toBe(30);
+
+    // Two scheduler processes restarting at once: both reconcile; still one scheduler of each kind per credential.
+    await Promise.all([ctx.deps.schedules.reconcile(ctx.orm.em.fork()), ctx.deps.schedules.reconcile(ctx.orm.em.fork())]);
+    await ctx.deps.schedules.reconcile(ctx.orm.em.fork());
+    const sync = (await schedulers('inventory')).filter((s) => s.key === `inventory_${credentialId}`);
+    expect(sync).toHaveLength(1);
+    expect(sync[0]!.every).toBe(30 * 60_000);
+    expect((await schedulers('health')).filter((s) => s.key === `health_${credentialId}`)).toHaveLength(1);
+    expect((await call('PUT', '/v1/schedules', { healthMinutes: 0 })).statusCode).toBe(400);
+  });
+
+  it('are removed with their credential', async () => {
+    const extra = (await call('POST', '/v1/credentials', { name: 'short-lived', provider: 'sandbox', secret: {} })).json();
+    expect((await schedulers('health')).some((s) => s.key === `health_${extra.id}`)).toBe(true);
+    expect((await call('DELETE', `/v1/credentials/${extra.id}`)).statusCode).toBe(204);
+    expect((await schedulers('health')).some((s) => s.key === `health_${extra.id}`)).toBe(false);
+    expect((await schedulers('inventory')).some((s) => s.key === `inventory_${extra.id}`)).toBe(false);
+  });
+});

@@ -14,6 +14,7 @@ import { ProvisioningService } from '../../src/modules/provisioning/service.ts';
 import { Queues } from '../../src/queue/catalog.ts';
 import { SyncService } from '../../src/modules/inventory/sync.ts';
 import { HealthService } from '../../src/modules/health/service.ts';
+import { ScheduleService } from '../../src/modules/schedules/service.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
@@ -64,6 +65,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     provisioning: new ProvisioningService(queues, log),
     sync: new SyncService(queues, log),
     health: new HealthService(queues, log, config.healthSlowMs),
+    schedules: new ScheduleService(queues),
   };
   const app = await buildApp(deps);
   return {

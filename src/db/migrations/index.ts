@@ -2,6 +2,7 @@ import { Migration0001Foundation } from './0001-foundation.ts';
 import { Migration0002Provisioning } from './0002-provisioning.ts';
 import { Migration0003Inventory } from './0003-inventory.ts';
 import { Migration0004Health } from './0004-health.ts';
+import { Migration0005Schedules } from './0005-schedules.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -9,4 +10,5 @@ export const migrations = [
   { name: '0002-provisioning', class: Migration0002Provisioning },
   { name: '0003-inventory', class: Migration0003Inventory },
   { name: '0004-health', class: Migration0004Health },
+  { name: '0005-schedules', class: Migration0005Schedules },
 ];

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { AppDeps } from '../../http/deps.ts';
 import { errorResponses, idParam, page, pageQuery } from '../../http/schemas.ts';
 import { PROVIDERS } from './entity.ts';
+import { withTimeout } from '../../shared/timeout.ts';
 import { credentialView } from './service.ts';
 
 const provider = z.enum(PROVIDERS);
@@ -58,6 +59,10 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
     }, async (req, reply) => {
       const credential = await service.create(req.em, req.actor, req.body);
       await deps.health.enqueue(credential.id); // the contract: a health check is queued at once
+      // Best effort: the scheduler role's reconcile registers it within a minute if Redis is away now.
+      await withTimeout(deps.schedules.get(req.em, req.actor.accountId).then((s) => deps.schedules.upsertFor(credential.id, s)), 2_000, 'Redis').catch(
+        (err: unknown) => req.log.warn({ err }, 'could not register the credential\'s schedules yet'),
+      );
       return reply.status(201).send(credentialView(credential));
     });
 
@@ -84,6 +89,9 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       schema: { tags, summary: 'Delete a credential and its encrypted secret', params: idParam, response: { 204: z.null(), ...errorResponses } },
     }, async (req, reply) => {
       await service.remove(req.em, req.actor, req.params.id);
+      await withTimeout(deps.schedules.removeFor(req.params.id), 2_000, 'Redis').catch((err: unknown) =>
+        req.log.warn({ err }, 'could not remove the credential\'s schedules yet'),
+      );
       return reply.status(204).send(null);
     });
 

@@ -3,6 +3,7 @@ import type { Runtime } from '../../src/runtime.ts';
 import { startWorkers } from '../../workers/index.ts';
 import { startEmulator } from '../emulator/emulator.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { insertResource } from '../support/resources.ts';
 
 type Emulator = Awaited<ReturnType<typeof startEmulator>>;
 
@@ -116,6 +117,54 @@ describe('an AWS inventory sync against the emulator', () => {
   }, 120_000);
 });
 
+describe('schedules', () => {
+  const schedulers = async (queue: 'inventory' | 'health') => ctx.deps.queues.get(queue).getJobSchedulers(0, -1);
+
+  it('register one sync and one health scheduler per credential, follow PUT /v1/schedules, and never duplicate', async () => {
+    expect((await call('GET', '/v1/schedules')).json()).toEqual({ inventoryMinutes: 15, healthMinutes: 5, costCron: '0 3 * * *' });
+    const put = await call('PUT', '/v1/schedules', { inventoryMinutes: 30 });
+    expect(put.statusCode, put.body).toBe(200);
+    expect((await call('GET', '/v1/schedules')).json().inventoryMinutes).toBe(30);
+
+    // Two scheduler processes restarting at once: both reconcile; still one scheduler of each kind per credential.
+    await Promise.all([ctx.deps.schedules.reconcile(ctx.orm.em.fork()), ctx.deps.schedules.reconcile(ctx.orm.em.fork())]);
+    await ctx.deps.schedules.reconcile(ctx.orm.em.fork());
+    const sync = (await schedulers('inventory')).filter((s) => s.key === `inventory_${credentialId}`);
+    expect(sync).toHaveLength(1);
+    expect(sync[0]!.every).toBe(30 * 60_000);
+    expect((await schedulers('health')).filter((s) => s.key === `health_${credentialId}`)).toHaveLength(1);
+    expect((await call('PUT', '/v1/schedules', { healthMinutes: 0 })).statusCode).toBe(400);
+  });
+
+  it('are removed with their credential', async () => {
+    const extra = (await call('POST', '/v1/credentials', { name: 'short-lived', provider: 'sandbox', secret: {} })).json();
+    expect((await schedulers('health')).some((s) => s.key === `health_${extra.id}`)).toBe(true);
+    expect((await call('DELETE', `/v1/credentials/${extra.id}`)).statusCode).toBe(204);
+    expect((await schedulers('health')).some((s) => s.key === `health_${extra.id}`)).toBe(false);
+    expect((await schedulers('inventory')).some((s) => s.key === `inventory_${extra.id}`)).toBe(false);
+  });
+});
+
+describe('drift of managed resources', () => {
+  it('is none while the cloud matches the spec, drifted when its type changed, missing when it is gone', async () => {
+    const me = (await call('GET', '/v1/me')).json();
+    const resource = await insertResource(ctx, me.account.id, { provider: 'aws', credentialId, region: 'us-east-1', spec: { ami: 'ami-1', instanceType: 't3.micro' } });
+    const drift = async () => (await call('GET', `/v1/resources/${resource.id}`)).json().drift;
+    expect(await drift()).toBeNull();
+    await syncAndWait(); // lets a run already in progress (a scheduled one) finish first: a sync request joins it
+    const created = emu.fleet.create({ cloud: 'aws', kind: 'instances', region: 'us-east-1', type: 't3.micro', tags: { 'skyloft-resource-id': resource.id } });
+    await syncAndWait();
+    expect(await drift()).toBe('none');
+    emu.fleet.change(created.id, { type: 't3.large' });
+    await syncAndWait();
+    expect(await drift()).toBe('drifted');
+    emu.fleet.delete(created.id);
+    await syncAndWait();
+    expect(await drift()).toBe('missing');
+  }, 120_000);
+});
+
+// Last: it revokes the emulator's AWS key.
 describe('health checks against the emulator', () => {
   async function checkNow(): Promise<{ status: string; throttled: boolean; errorMessage: string | null; responseTimeMs: number }> {
     const res = await call('POST', '/v1/health/check', { credentialId });
@@ -152,32 +201,4 @@ describe('health checks against the emulator', () => {
     expect(refused.status).toBe('error');
     expect(refused.errorMessage).toMatch(/authentication/i);
   }, 180_000);
-});
-
-describe('schedules', () => {
-  const schedulers = async (queue: 'inventory' | 'health') => ctx.deps.queues.get(queue).getJobSchedulers(0, -1);
-
-  it('register one sync and one health scheduler per credential, follow PUT /v1/schedules, and never duplicate', async () => {
-    expect((await call('GET', '/v1/schedules')).json()).toEqual({ inventoryMinutes: 15, healthMinutes: 5, costCron: '0 3 * * *' });
-    const put = await call('PUT', '/v1/schedules', { inventoryMinutes: 30 });
-    expect(put.statusCode, put.body).toBe(200);
-    expect((await call('GET', '/v1/schedules')).json().inventoryMinutes).toBe(30);
-
-    // Two scheduler processes restarting at once: both reconcile; still one scheduler of each kind per credential.
-    await Promise.all([ctx.deps.schedules.reconcile(ctx.orm.em.fork()), ctx.deps.schedules.reconcile(ctx.orm.em.fork())]);
-    await ctx.deps.schedules.reconcile(ctx.orm.em.fork());
-    const sync = (await schedulers('inventory')).filter((s) => s.key === `inventory_${credentialId}`);
-    expect(sync).toHaveLength(1);
-    expect(sync[0]!.every).toBe(30 * 60_000);
-    expect((await schedulers('health')).filter((s) => s.key === `health_${credentialId}`)).toHaveLength(1);
-    expect((await call('PUT', '/v1/schedules', { healthMinutes: 0 })).statusCode).toBe(400);
-  });
-
-  it('are removed with their credential', async () => {
-    const extra = (await call('POST', '/v1/credentials', { name: 'short-lived', provider: 'sandbox', secret: {} })).json();
-    expect((await schedulers('health')).some((s) => s.key === `health_${extra.id}`)).toBe(true);
-    expect((await call('DELETE', `/v1/credentials/${extra.id}`)).statusCode).toBe(204);
-    expect((await schedulers('health')).some((s) => s.key === `health_${extra.id}`)).toBe(false);
-    expect((await schedulers('inventory')).some((s) => s.key === `inventory_${extra.id}`)).toBe(false);
-  });
 });

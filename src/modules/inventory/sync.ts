@@ -128,6 +128,7 @@ export class SyncService {
     run.status = ok === scopes.length ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
     run.finishedAt = new Date();
     await em.flush();
+    await updateDrift(em, run.credentialId);
     return run;
   }
 
@@ -148,4 +149,27 @@ export class SyncService {
     if (!run) throw new NotFoundError('Sync run', id);
     return run;
   }
+}
+
+/**
+ * Drift of the credential's live managed resources, from what inventory saw of their main object (the item of the
+ * resource's own type carrying its skyloft-resource-id tag): missing when every such item is tombstoned, drifted when
+ * the observed size/type differs from the spec, none otherwise; unchanged while inventory has never seen it. A scope
+ * that failed tombstoned nothing, so a failed listing never makes a resource look missing.
+ */
+async function updateDrift(em: Em, credentialId: string): Promise<void> {
+  await em.getConnection().execute(
+    `update resources r set drift = case
+        when not exists (select 1 from inventory_items i where i.managed_resource_id = r.id and i.type = r.type) then r.drift
+        when not exists (select 1 from inventory_items i where i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null) then 'missing'
+        when exists (select 1 from inventory_items i
+                      where i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null
+                        and coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType') is not null
+                        and coalesce(i.metadata->>'instanceType', i.metadata->>'vmSize', i.metadata->>'machineType')
+                            is distinct from coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType')) then 'drifted'
+        else 'none' end,
+        updated_at = now()
+      where r.credential_id = ? and r.status <> 'destroyed'`,
+    [credentialId],
+  );
 }

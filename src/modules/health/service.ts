@@ -65,7 +65,8 @@ export class HealthService {
       if (!(e instanceof AppError)) this.log.warn({ err: e, credentialId: credential.id }, 'health probe failed unexpectedly');
       if (e instanceof CloudAuthError) errorMessage = `authentication refused: ${e.message}`;
     }
-    const row = em.create(HealthCheck, {
+    // An upsert, not create + flush: a retried job records its check once, under the same id.
+    const row = await em.upsert(HealthCheck, {
       id: checkId,
       accountId: credential.accountId,
       credentialId: credential.id,
@@ -75,7 +76,6 @@ export class HealthService {
       errorMessage,
       checkedAt: new Date(),
     });
-    await em.upsert(HealthCheck, row);
     await em.getConnection().execute(
       `delete from health_checks where credential_id = ? and id not in
          (select id from health_checks where credential_id = ? order by id desc limit ?)`,

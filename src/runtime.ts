@@ -1,35 +1,18 @@
-import type { Redis } from 'ioredis';
 import type { Config } from './config/index.ts';
 import { resolveMasterKeys } from './config/master-key.ts';
 import { startLocalPostgres, type LocalPostgres } from './db/local-postgres.ts';
 import { initOrm, migrate, type Orm } from './db/orm.ts';
-import { CredentialService } from './modules/credentials/service.ts';
 import { entities } from './modules/entities.ts';
-import { StateStore } from './modules/state/versions.ts';
-import { ProvisioningService } from './modules/provisioning/service.ts';
-import { Queues } from './queue/catalog.ts';
-import { SyncService } from './modules/inventory/sync.ts';
-import { HealthService } from './modules/health/service.ts';
-import { ScheduleService } from './modules/schedules/service.ts';
 import { connectRedis, createRedis } from './queue/redis.ts';
+import { createServices } from './services.ts';
+import type { AppDeps } from './http/deps.ts';
 import { DependencyError } from './shared/errors.ts';
 import type { Logger } from './shared/logger.ts';
 import { KeyRing } from './shared/vault.ts';
 
 /** The long-lived parts every role (and the CLI) shares, opened in dependency order and closed in reverse. */
-export interface Runtime {
-  config: Config;
-  log: Logger;
-  orm: Orm;
-  redis: Redis;
+export interface Runtime extends AppDeps {
   ring: KeyRing;
-  credentials: CredentialService;
-  state: StateStore;
-  queues: Queues;
-  provisioning: ProvisioningService;
-  sync: SyncService;
-  health: HealthService;
-  schedules: ScheduleService;
   close(): Promise<void>;
 }
 
@@ -59,22 +42,12 @@ export async function openRuntime(config: Config, log: Logger, opts: { migrate: 
     await local?.stop();
     throw e;
   }
-  const queues = new Queues(redis, config.redis.prefix);
+  const services = createServices(config, orm, redis, ring, log);
   return {
-    config,
-    log,
-    orm,
-    redis,
+    ...services,
     ring,
-    credentials: new CredentialService(ring),
-    state: new StateStore(ring, config.stateRetention),
-    queues,
-    provisioning: new ProvisioningService(queues, log),
-    sync: new SyncService(queues, log),
-    health: new HealthService(queues, log, config.healthSlowMs),
-    schedules: new ScheduleService(queues),
     async close() {
-      await queues.close();
+      await services.queues.close();
       redis.disconnect();
       await orm.close();
       await local?.stop();

@@ -7,16 +7,10 @@ import { initOrm, type Orm } from '../../src/db/orm.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { AppDeps } from '../../src/http/deps.ts';
 import { bootstrapAccount } from '../../src/modules/accounts/bootstrap.ts';
-import { CredentialService } from '../../src/modules/credentials/service.ts';
 import { entities } from '../../src/modules/entities.ts';
-import { StateStore } from '../../src/modules/state/versions.ts';
-import { ProvisioningService } from '../../src/modules/provisioning/service.ts';
-import { Queues } from '../../src/queue/catalog.ts';
-import { SyncService } from '../../src/modules/inventory/sync.ts';
-import { HealthService } from '../../src/modules/health/service.ts';
-import { ScheduleService } from '../../src/modules/schedules/service.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
+import { createServices } from '../../src/services.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
 import { REDIS_URL, databaseUrl } from './env.ts';
 import { admin } from './global-setup.ts';
@@ -53,20 +47,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
   const redis = createRedis(config.redis.url);
   await redis.connect();
   const ring = new KeyRing([config.masterKey!]);
-  const queues = new Queues(redis, config.redis.prefix);
-  const deps = {
-    config,
-    orm,
-    redis,
-    log,
-    credentials: new CredentialService(ring),
-    state: new StateStore(ring, config.stateRetention),
-    queues,
-    provisioning: new ProvisioningService(queues, log),
-    sync: new SyncService(queues, log),
-    health: new HealthService(queues, log, config.healthSlowMs),
-    schedules: new ScheduleService(queues),
-  };
+  const deps = createServices(config, orm, redis, ring, log);
   const app = await buildApp(deps);
   return {
     app,
@@ -79,7 +60,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     bootstrap: (email = `admin-${randomBytes(3).toString('hex')}@example.com`) => bootstrapAccount(orm.em.fork(), { email }),
     async close() {
       await app.close();
-      await queues.close();
+      await deps.queues.close();
       const keys = await redis.keys(`${config.redis.prefix}:*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();

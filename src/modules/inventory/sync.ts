@@ -125,10 +125,11 @@ export class SyncService {
     if (run.status !== 'running') return run;
     const scopes = await em.find(SyncScope, { runId });
     const ok = scopes.filter((s) => s.status === 'succeeded').length;
+    // Drift first: whoever sees the run finished also sees its effect on the resources.
+    await updateDrift(em, run.credentialId);
     run.status = ok === scopes.length ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
     run.finishedAt = new Date();
     await em.flush();
-    await updateDrift(em, run.credentialId);
     return run;
   }
 

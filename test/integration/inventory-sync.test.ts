@@ -105,9 +105,14 @@ describe('an AWS inventory sync against the emulator', () => {
     expect(partial.status).toBe('partial');
     expect((partial.errors as { region: string }[]).some((e) => e.region === 'eu-west-1')).toBe(true);
     expect(await countVms()).toBe(before); // the failed scope tombstoned nothing
+    const fresh = (await call('GET', '/v1/inventory/summary')).json().freshness as { region: string; stale: boolean }[];
+    expect(fresh.find((f) => f.region === 'eu-west-1')?.stale).toBe(true);
+    expect(fresh.find((f) => f.region === 'us-east-1')?.stale).toBe(false);
     emu.faults.clear(fault.id);
     const healed = await syncAndWait();
     expect(healed).toMatchObject({ status: 'succeeded', deleted: 1 });
+    const after = (await call('GET', '/v1/inventory/summary')).json().freshness as { region: string; stale: boolean }[];
+    expect(after.every((f) => !f.stale)).toBe(true);
   }, 180_000);
 
   it('joins the run in progress instead of starting a second one', async () => {

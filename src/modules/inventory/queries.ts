@@ -94,12 +94,22 @@ export async function inventoryCounts(em: Em, accountId: string) {
   return rows.map((r) => ({ provider: r.provider, type: r.type, status: r.status, count: Number(r.count) }));
 }
 
-/** The last complete listing of every (credential, region): how fresh the inventory is, scope by scope. */
+/**
+ * Freshness of every (credential, region) the account's syncs have listed: when its last complete listing finished,
+ * and `stale` when a later listing of it failed (its items were kept as they were, nothing tombstoned).
+ */
 export async function freshness(em: Em, accountId: string) {
-  const { rows } = await sql<{ credential_id: string; region: string; last_complete_sync_at: Date }>`
-    select s.credential_id, s.region, max(s.finished_at) as last_complete_sync_at
+  const { rows } = await sql<{ credential_id: string; region: string; last_complete_sync_at: Date | null; last_failed_at: Date | null }>`
+    select s.credential_id, s.region,
+           max(s.finished_at) filter (where s.status = 'succeeded') as last_complete_sync_at,
+           max(s.finished_at) filter (where s.status = 'failed') as last_failed_at
       from sync_scopes s join credentials c on c.id = s.credential_id
-     where c.account_id = ${accountId} and s.status = 'succeeded'
+     where c.account_id = ${accountId} and s.status in ('succeeded', 'failed')
      group by s.credential_id, s.region order by s.credential_id, s.region`.execute(em.getKysely());
-  return rows.map((r) => ({ credentialId: r.credential_id, region: r.region, lastCompleteSyncAt: iso(r.last_complete_sync_at) }));
+  return rows.map((r) => ({
+    credentialId: r.credential_id,
+    region: r.region,
+    lastCompleteSyncAt: iso(r.last_complete_sync_at),
+    stale: r.last_failed_at !== null && (r.last_complete_sync_at === null || r.last_failed_at > r.last_complete_sync_at),
+  }));
 }

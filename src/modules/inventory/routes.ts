@@ -64,7 +64,7 @@ export const inventoryRoutes: FastifyPluginAsyncZod = async (app) => {
       response: {
         200: z.object({
           counts: z.array(z.object({ provider: z.string(), type: z.string(), status: z.string(), count: z.number() })),
-          freshness: z.array(z.object({ credentialId: z.string(), region: z.string(), lastCompleteSyncAt: z.string() })),
+          freshness: z.array(z.object({ credentialId: z.string(), region: z.string(), lastCompleteSyncAt: nullableTime, stale: z.boolean() })),
         }),
         ...errorResponses,
       },

@@ -61,6 +61,7 @@ export class ProvisioningProcessor {
     await em.flush();
 
     const lockId = `skyloft-operation-${op.id}`;
+    const output = new OperationLog(this.rt.orm, op.id);
     try {
       await acquireLock(em, {
         resourceId: resource.id,
@@ -73,10 +74,10 @@ export class ProvisioningProcessor {
       });
     } catch (e) {
       if (e instanceof StateLockedError) {
-        await this.log(em, op, `The state is locked by ${String(e.holderInfo.Who ?? 'someone')}; retrying later.\n`);
-        throw e; // retryable: BullMQ backs off and tries again
+        output.append(`The state is locked by ${String(e.holderInfo.Who ?? 'someone')}; retrying later.\n`);
+        await output.flush();
       }
-      throw e;
+      throw e; // a held lock is retryable: BullMQ backs off and tries again
     }
 
     const controller = new AbortController();
@@ -95,7 +96,6 @@ export class ProvisioningProcessor {
         );
       }, CANCEL_POLL_MS),
     ];
-    const output = new OperationLog(this.rt.orm, op.id);
     const workdir = await tf.createWorkdir({ parent: this.tempDir });
     try {
       await this.run(em, op, resource, phase, lockId, workdir.dir, controller.signal, output);
@@ -195,9 +195,5 @@ export class ProvisioningProcessor {
       else resource.status = op.kind === 'apply' ? 'failed' : 'active';
     }
     await em.flush();
-  }
-
-  private async log(em: Em, op: Operation, text: string) {
-    await em.getConnection().execute('update operations set log = log || ? where id = ?', [text, op.id]);
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate, touchKey } from '../../modules/accounts/authenticate.ts';
+import { authenticate, recordKeyUse } from '../../modules/accounts/authenticate.ts';
 import { roleAtLeast } from '../../modules/accounts/roles.ts';
 import { ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
 import { withTimeout } from '../../shared/timeout.ts';
@@ -10,8 +10,6 @@ import type { AppDeps } from '../deps.ts';
  * bad key answers 401 even when the body is also bad (the contract: "never 400").
  */
 export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
-  const prefix = deps.config.redis.prefix;
-
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/v1') || route.config?.public) return;
     if (!route.config?.minRole) {
@@ -32,15 +30,19 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
       requestId: request.id,
     };
     request.log = request.log.child({ accountId: principal.accountId, keyId: principal.keyId });
-    await withTimeout(rateLimit(deps, principal.keyId), 1_000, 'Redis').catch((err: unknown) => {
-      if (err instanceof RateLimitedError) throw err;
+    const use = await withTimeout(meterKey(deps, principal.keyId), 1_000, 'Redis').catch((err: unknown) => {
       // Fail open: Redis being down must not turn away requests the database can still accept (an operation row
       // is the source of truth and the reconciler enqueues it once Redis is back).
       request.log.warn({ err }, 'rate limiter unavailable (Redis); request allowed');
+      return undefined;
     });
-    await withTimeout(touchKey(request.em, deps.redis, prefix, principal.keyId), 1_000, 'Redis').catch((err: unknown) => {
-      request.log.warn({ err }, 'could not record key use');
-    });
+    if (use && use.count > deps.config.http.rateLimitPerMinute) throw new RateLimitedError(use.retryAfterSeconds);
+    if (use?.firstThisMinute) {
+      await recordKeyUse(request.em, principal.keyId).catch(async (err: unknown) => {
+        request.log.warn({ err }, 'could not record key use');
+        await deps.redis.del(use.gate).catch(() => {}); // let the next request try again
+      });
+    }
     if (config.minRole && !roleAtLeast(principal.role, config.minRole)) {
       throw new ForbiddenError(`This action needs the ${config.minRole} role; this key has ${principal.role}`);
     }
@@ -62,15 +64,22 @@ function bearerOrBasic(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-/** A fixed one-minute window per key in Redis: one INCR (plus EXPIRE on the first hit) per request. */
-async function rateLimit(deps: AppDeps, keyId: string): Promise<void> {
+/**
+ * One Redis round trip per request: the key's count in a fixed one-minute window (the rate limit), and a SET NX
+ * gate that lets last_used_at be written at most once a minute per key instead of on every request.
+ */
+async function meterKey(deps: AppDeps, keyId: string) {
   const windowMs = 60_000;
   const now = Date.now();
   const windowStart = now - (now % windowMs);
-  const redisKey = `${deps.config.redis.prefix}:rate:${keyId}:${windowStart}`;
-  const [[, incr] = []] = (await deps.redis.multi().incr(redisKey).pexpire(redisKey, windowMs * 2).exec()) ?? [];
-  const count = Number(incr);
-  if (count > deps.config.http.rateLimitPerMinute) {
-    throw new RateLimitedError(Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)));
-  }
+  const prefix = deps.config.redis.prefix;
+  const counter = `${prefix}:rate:${keyId}:${windowStart}`;
+  const gate = `${prefix}:key-used:${keyId}`;
+  const replies = (await deps.redis.multi().incr(counter).pexpire(counter, windowMs * 2).set(gate, '1', 'PX', windowMs, 'NX').exec()) ?? [];
+  return {
+    count: Number(replies[0]?.[1]),
+    firstThisMinute: replies[2]?.[1] === 'OK',
+    gate,
+    retryAfterSeconds: Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)),
+  };
 }

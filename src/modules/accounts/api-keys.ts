@@ -1,4 +1,5 @@
 import type { Em } from '../../db/orm.ts';
+import { lockRows } from '../../db/row-locks.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
@@ -50,7 +51,7 @@ export async function issueApiKey(
   if (input.expiresAt && input.expiresAt.getTime() <= Date.now()) {
     throw new ValidationError('expiresAt must be in the future', [{ path: 'expiresAt', message: 'in the past' }]);
   }
-  await em.getConnection().execute('select 1 from users where id = ? for update', [user.id], 'run', em.getTransactionContext());
+  await lockRows(em, 'users', 'id', user.id);
   const active = await em.count(ApiKey, {
     userId: user.id,
     revokedAt: null,

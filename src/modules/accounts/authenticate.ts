@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { UnauthorizedError } from '../../shared/errors.ts';
-import { ApiKey, User } from './entities.ts';
+import { sql } from 'kysely';
+import { ApiKey, type RoleName } from './entities.ts';
 import { hashApiKey, isWellFormedApiKey } from './keys.ts';
 import { lowerRole } from './roles.ts';
 
@@ -19,25 +19,17 @@ export interface Principal {
  */
 export async function authenticate(em: Em, rawKey: string | undefined): Promise<Principal> {
   if (!rawKey || !isWellFormedApiKey(rawKey)) throw new UnauthorizedError();
-  const key = await em.findOne(ApiKey, { keyHash: hashApiKey(rawKey) });
-  const now = Date.now();
-  if (!key || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= now)) throw new UnauthorizedError();
-  const user = await em.findOne(User, { id: key.userId });
-  if (!user || !user.active || user.deletedAt) throw new UnauthorizedError();
-  return { accountId: key.accountId, userId: user.id, keyId: key.id, role: lowerRole(key.role, user.role) };
+  // One indexed query per request (api_keys_hash_uq, then the user's primary key).
+  const { rows } = await sql<{ id: string; account_id: string; key_role: RoleName; user_id: string; user_role: RoleName }>`
+    select k.id, k.account_id, k.role as key_role, u.id as user_id, u.role as user_role
+      from api_keys k join users u on u.id = k.user_id
+     where k.key_hash = ${hashApiKey(rawKey)} and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
+       and u.active and u.deleted_at is null`.execute(em.getKysely());
+  const found = rows[0];
+  if (!found) throw new UnauthorizedError();
+  return { accountId: found.account_id, userId: found.user_id, keyId: found.id, role: lowerRole(found.key_role, found.user_role) };
 }
 
-/**
- * Records last_used_at at most once a minute per key: a Redis SET NX with a one-minute expiry gates the write,
- * so a busy key costs one UPDATE a minute, not one per request.
- */
-export async function touchKey(em: Em, redis: Redis, prefix: string, keyId: string): Promise<void> {
-  const gate = `${prefix}:key-used:${keyId}`;
-  if ((await redis.set(gate, '1', 'PX', 60_000, 'NX')) !== 'OK') return;
-  try {
-    await em.nativeUpdate(ApiKey, { id: keyId }, { lastUsedAt: new Date() });
-  } catch (e) {
-    await redis.del(gate); // let the next request try again
-    throw e;
-  }
+export async function recordKeyUse(em: Em, keyId: string): Promise<void> {
+  await em.nativeUpdate(ApiKey, { id: keyId }, { lastUsedAt: new Date() });
 }

@@ -1,4 +1,5 @@
 import type { Em } from '../../db/orm.ts';
+import { lockRows } from '../../db/row-locks.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
@@ -68,7 +69,7 @@ export async function getUser(em: Em, accountId: string, id: string): Promise<Us
 export async function updateUser(em: Em, actor: Actor, id: string, patch: { role?: RoleName; active?: boolean }) {
   return em.transactional(async (tx) => {
     // Lock the account's users so two concurrent demotions cannot each see "another admin remains".
-    await tx.getConnection().execute('select 1 from users where account_id = ? for update', [actor.accountId], 'run', tx.getTransactionContext());
+    await lockRows(tx, 'users', 'account_id', actor.accountId);
     const user = await getUser(tx, actor.accountId, id);
     if (user.deletedAt) throw new ConflictError('This user was deleted and cannot be changed');
     const before = userView(user);
@@ -86,7 +87,7 @@ export async function updateUser(em: Em, actor: Actor, id: string, patch: { role
 /** Soft delete: the row stays for the audit trail; the user can no longer sign in and its keys are revoked. */
 export async function deleteUser(em: Em, actor: Actor, id: string) {
   return em.transactional(async (tx) => {
-    await tx.getConnection().execute('select 1 from users where account_id = ? for update', [actor.accountId], 'run', tx.getTransactionContext());
+    await lockRows(tx, 'users', 'account_id', actor.accountId);
     const user = await getUser(tx, actor.accountId, id);
     if (user.deletedAt) return user;
     const before = userView(user);

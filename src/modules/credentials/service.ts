@@ -1,4 +1,5 @@
 import { LockMode } from '@mikro-orm/core';
+import { inBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
@@ -37,6 +38,14 @@ export function credentialView(c: Credential) {
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
   };
+}
+
+/** The one credential named (404 when it is not the account's), or every credential of the account. */
+export async function credentialsInScope(em: Em, accountId: string, credentialId?: string): Promise<Credential[]> {
+  if (credentialId === undefined) return em.find(Credential, { accountId }, { orderBy: { id: 'asc' } });
+  const one = isUuid(credentialId) ? await em.findOne(Credential, { id: credentialId, accountId }) : null;
+  if (!one) throw new NotFoundError('Credential', credentialId);
+  return [one];
 }
 
 const aadFor = (c: { accountId: string; id: string }) => `credential:${c.accountId}:${c.id}`;
@@ -123,23 +132,18 @@ export class CredentialService {
    * Re-seals every secret not yet under the newest master key, in small transactions so a crash midway loses
    * nothing: the next run picks up the rows still under the old key.
    */
-  async resealAll(em: Em): Promise<number> {
-    let count = 0;
-    for (;;) {
-      const batch = await em.fork().transactional(async (tx) => {
-        const rows = await tx.find(
-          Credential,
-          { secretKeyId: { $ne: this.ring.currentKeyId } },
-          { fields: ['id', 'accountId', 'secretCiphertext', 'secretKeyId'], limit: 100, lockMode: LockMode.PESSIMISTIC_WRITE },
-        );
-        for (const row of rows) {
-          const plain = this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row));
-          Object.assign(row, { secretCiphertext: this.ring.seal(plain, aadFor(row)), secretKeyId: this.ring.currentKeyId });
-        }
-        return rows.length;
-      });
-      count += batch;
-      if (batch === 0) return count;
-    }
+  resealAll(em: Em): Promise<number> {
+    return inBatches(em, async (tx) => {
+      const rows = await tx.find(
+        Credential,
+        { secretKeyId: { $ne: this.ring.currentKeyId } },
+        { fields: ['id', 'accountId', 'secretCiphertext', 'secretKeyId'], limit: 100, lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      for (const row of rows) {
+        const plain = this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row));
+        Object.assign(row, { secretCiphertext: this.ring.seal(plain, aadFor(row)), secretKeyId: this.ring.currentKeyId });
+      }
+      return rows.length;
+    });
   }
 }

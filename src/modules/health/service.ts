@@ -2,12 +2,13 @@ import { sql } from 'kysely';
 import { CloudAuthError, CloudThrottledError, type HealthProbe } from '../../clouds/ports.ts';
 import type { Em } from '../../db/orm.ts';
 import type { Queues } from '../../queue/catalog.ts';
-import { AppError, NotFoundError } from '../../shared/errors.ts';
-import { isUuid, newId } from '../../shared/ids.ts';
+import { AppError } from '../../shared/errors.ts';
+import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { withTimeout } from '../../shared/timeout.ts';
-import { Credential } from '../credentials/entity.ts';
+import type { Credential } from '../credentials/entity.ts';
+import { credentialsInScope } from '../credentials/service.ts';
 import { HealthCheck } from './entity.ts';
 
 /** Checks kept per credential; older ones are pruned as new ones arrive. */
@@ -26,12 +27,8 @@ export class HealthService {
 
   /** Queues one check per credential (all of the account's, or one); answers the check ids. */
   async request(em: Em, accountId: string, credentialId?: string): Promise<string[]> {
-    const credentials = credentialId
-      ? [isUuid(credentialId) ? await em.findOne(Credential, { id: credentialId, accountId }) : null]
-      : await em.find(Credential, { accountId }, { orderBy: { id: 'asc' } });
-    if (credentials[0] === null) throw new NotFoundError('Credential', credentialId);
     const ids: string[] = [];
-    for (const c of credentials as Credential[]) ids.push(await this.enqueue(c.id));
+    for (const c of await credentialsInScope(em, accountId, credentialId)) ids.push(await this.enqueue(c.id));
     return ids;
   }
 
@@ -93,7 +90,7 @@ export class HealthService {
   }
 
   async history(em: Em, accountId: string, credentialId: string, page: PageRequest): Promise<Page<HealthCheck>> {
-    if (!isUuid(credentialId) || !(await em.findOne(Credential, { id: credentialId, accountId }))) throw new NotFoundError('Credential', credentialId);
+    await credentialsInScope(em, accountId, credentialId);
     return keysetPage(page, (idBelow, take) =>
       em.find(HealthCheck, { credentialId, ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
     );

@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import { Credential } from '../credentials/entity.ts';
+import { credentialsInScope } from '../credentials/service.ts';
 import { SyncRun, SyncScope } from './entities.ts';
 import { tombstoneUnseen, upsertPage, type ScopeRun } from './store.ts';
 
@@ -23,12 +24,10 @@ export class SyncService {
   ) {}
 
   async start(em: Em, actor: Actor, credentialId?: string): Promise<string[]> {
-    const credentials = credentialId
-      ? [isUuid(credentialId) ? await em.findOne(Credential, { id: credentialId, accountId: actor.accountId }) : null]
-      : await em.find(Credential, { accountId: actor.accountId }, { orderBy: { id: 'asc' } });
-    if (credentials[0] === null) throw new NotFoundError('Credential', credentialId);
     const runIds: string[] = [];
-    for (const credential of credentials as Credential[]) runIds.push(await this.startOne(em, actor.accountId, credential.id, actor.userId));
+    for (const credential of await credentialsInScope(em, actor.accountId, credentialId)) {
+      runIds.push(await this.startOne(em, actor.accountId, credential.id, actor.userId));
+    }
     return runIds;
   }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { Em } from '../../db/orm.ts';
+import { lockRows } from '../../db/row-locks.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
@@ -114,8 +115,9 @@ export class ProvisioningService {
     const current = await resourceOf(em, actor.accountId, id);
     const spec = rawSpec === undefined ? current.spec : validateSpec(current.provider, current.type, rawSpec);
     const result = await em.transactional(async (tx) => {
-      const resource = await resourceOf(tx, actor.accountId, id);
-      await tx.getConnection().execute('select 1 from resources where id = ? for update', [id], 'run', tx.getTransactionContext());
+      // Lock first, then read: the status and the active-operation check below see the latest committed row.
+      await lockRows(tx, 'resources', 'id', current.id);
+      const resource = await tx.findOneOrFail(Resource, { id: current.id }, { refresh: true });
       if (resource.status === 'destroyed') throw new UnprocessableError(`Resource ${id} is destroyed`);
       if ((await tx.count(Operation, { resourceId: id, status: { $in: ACTIVE } })) > 0) {
         throw new ConflictError(`Resource ${id} already has an operation in progress; wait for it or cancel it`);
@@ -229,7 +231,7 @@ export class ProvisioningService {
 
   private async lockedOperation(em: Em, accountId: string, id: string): Promise<Operation> {
     await this.getOperation(em, accountId, id);
-    await em.getConnection().execute('select 1 from operations where id = ? for update', [id], 'run', em.getTransactionContext());
+    await lockRows(em, 'operations', 'id', id);
     return em.findOneOrFail(Operation, { id }, { refresh: true });
   }
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
+import { inBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
+import { lockRows } from '../../db/row-locks.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
@@ -55,7 +57,7 @@ export class StateStore {
     const { serial, lineage } = parseState(w.body);
     const sha256 = createHash('sha256').update(w.body).digest('hex');
     return em.transactional(async (tx) => {
-      await tx.getConnection().execute('select 1 from resources where id = ? for update', [w.resourceId], 'run', tx.getTransactionContext());
+      await lockRows(tx, 'resources', 'id', w.resourceId);
       const lock = await assertMayWrite(tx, w.resourceId, w.lockId);
       const latest = await tx.findOne(StateVersion, { resourceId: w.resourceId }, { orderBy: { version: 'desc' } });
       if (latest && latest.lineage !== lineage) {
@@ -104,7 +106,7 @@ export class StateStore {
   /** Terraform's DELETE: drops every version (audited); refused while someone holds the lock. */
   async removeAll(em: Em, actor: Actor, resourceId: string): Promise<number> {
     return em.transactional(async (tx) => {
-      await tx.getConnection().execute('select 1 from resources where id = ? for update', [resourceId], 'run', tx.getTransactionContext());
+      await lockRows(tx, 'resources', 'id', resourceId);
       await assertMayWrite(tx, resourceId, undefined);
       const deleted = await tx.nativeDelete(StateVersion, { resourceId });
       recordAudit(tx, actor, { action: 'state.delete', entityType: 'resource', entityId: resourceId, before: { versions: deleted } });
@@ -117,22 +119,17 @@ export class StateStore {
   }
 
   /** Re-seals every state version not under the newest master key (rotate-master-key), in small batches. */
-  async resealAll(em: Em): Promise<number> {
-    let count = 0;
-    for (;;) {
-      const batch = await em.fork().transactional(async (tx) => {
-        const rows = await tx.find(
-          StateVersion,
-          { keyId: { $ne: this.ring.currentKeyId } },
-          { fields: ['id', 'accountId', 'resourceId', 'version', 'ciphertext', 'keyId'], limit: 20, lockMode: LockMode.PESSIMISTIC_WRITE },
-        );
-        for (const row of rows) {
-          Object.assign(row, { ciphertext: this.ring.seal(this.open(row as StateVersion), aadFor(row)), keyId: this.ring.currentKeyId });
-        }
-        return rows.length;
-      });
-      count += batch;
-      if (batch === 0) return count;
-    }
+  resealAll(em: Em): Promise<number> {
+    return inBatches(em, async (tx) => {
+      const rows = await tx.find(
+        StateVersion,
+        { keyId: { $ne: this.ring.currentKeyId } },
+        { fields: ['id', 'accountId', 'resourceId', 'version', 'ciphertext', 'keyId'], limit: 20, lockMode: LockMode.PESSIMISTIC_WRITE },
+      );
+      for (const row of rows) {
+        Object.assign(row, { ciphertext: this.ring.seal(this.open(row as StateVersion), aadFor(row)), keyId: this.ring.currentKeyId });
+      }
+      return rows.length;
+    });
   }
 }

@@ -1,0 +1,14 @@
+import type { Em } from './orm.ts';
+
+/**
+ * Runs `step` in its own short transaction until it reports 0 rows done, and answers the total. A crash midway
+ * loses nothing: committed batches stay done and the next run picks up the rest (rotate-master-key).
+ */
+export async function inBatches(em: Em, step: (tx: Em) => Promise<number>): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const done = await em.fork().transactional(step);
+    if (done === 0) return total;
+    total += done;
+  }
+}

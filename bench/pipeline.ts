@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesizeStack } from '../stacks/index.ts';
 import {
-  api, bootstrap, emit, hex, median, progress, sandboxCredential, Scope, skyloftEnv, sleep, startSkyloft, terraform, terraformEnv,
+  api, bootstrap, waitForOperation, emit, hex, median, progress, sandboxCredential, Scope, skyloftEnv, sleep, startSkyloft, terraform, terraformEnv,
   type Api, type Options,
 } from './support.ts';
 
@@ -25,15 +25,6 @@ const SUITE = 'pipeline';
 const POLL_MS = 20;
 export const defaults: Options = { runs: 5 };
 
-async function untilSucceeded(call: Api, id: string, timeoutMs = 180_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; ; await sleep(POLL_MS)) {
-    const op = (await call('GET', `/v1/operations/${id}`)).json;
-    if (op.status === 'succeeded') return;
-    if (['failed', 'canceled'].includes(op.status)) throw new Error(`operation ${id} ${op.status}: ${op.error}`);
-    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.status} after ${timeoutMs} ms`);
-  }
-}
-
 export async function run(opts: Options): Promise<void> {
   const scope = new Scope();
   try {
@@ -48,7 +39,7 @@ export async function run(opts: Options): Promise<void> {
       const started = performance.now();
       const res = await call('POST', '/v1/resources', { name, provider: 'sandbox', type: 'vm', region: 'local', credentialId, spec: {} });
       if (res.status !== 202) throw new Error(`POST /v1/resources: HTTP ${res.status} ${JSON.stringify(res.json)}`);
-      await untilSucceeded(call, res.json.operation.id);
+      await waitForOperation(call, res.json.operation.id, POLL_MS);
       return { ms: performance.now() - started, resourceId: res.json.resource.id as string };
     };
     const byHand = async (name: string, resourceId: string) => {

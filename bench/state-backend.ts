@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  api, bootstrap, emit, freshDatabase, median, progress, sandboxCredential, Scope, skyloftEnv, sql, startSkyloft, terraform, terraformEnv,
+  api, bootstrap, waitForOperation, emit, freshDatabase, median, progress, sandboxCredential, Scope, skyloftEnv, sql, startSkyloft, terraform, terraformEnv,
   sleep, type Api, type Options,
 } from './support.ts';
 
@@ -23,15 +23,6 @@ function config(backend: Record<string, unknown>, stateBytes: number): string {
     Array.from({ length: BLOBS }, (_, i) => [`blob_${i}`, { input: randomBytes(perBlob / 2).toString('hex') }]),
   );
   return JSON.stringify({ terraform: { backend }, resource: { terraform_data: blobs } });
-}
-
-async function waitForOperation(call: Api, id: string, timeoutMs = 180_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; ; await sleep(200)) {
-    const op = (await call('GET', `/v1/operations/${id}`)).json;
-    if (op.status === 'succeeded') return;
-    if (['failed', 'canceled'].includes(op.status)) throw new Error(`operation ${id} ${op.status}: ${op.error}`);
-    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.status} after ${timeoutMs} ms`);
-  }
 }
 
 export async function run(opts: Options): Promise<void> {

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '../src/shared/net.ts';
+import { deleteKeys } from '../test/support/redis.ts';
 
 /** Shared helpers of the benchmark suites: processes, databases, Redis prefixes, terraform, statistics, output. */
 export const ROOT = resolve(import.meta.dirname, '..');
@@ -91,12 +92,7 @@ export function redisPrefix(scope: Scope): string {
   scope.defer(async () => {
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
     try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-        if (keys.length > 0) await redis.del(...keys);
-        cursor = next;
-      } while (cursor !== '0');
+      await deleteKeys(redis, prefix);
     } finally {
       redis.disconnect();
     }
@@ -218,4 +214,14 @@ export function terraform(cwd: string, args: string[], env: Record<string, strin
       ok(performance.now() - started);
     });
   });
+}
+
+/** Polls an operation until it succeeded (throws when it failed, was canceled or ran past the deadline). */
+export async function waitForOperation(call: Api, id: string, pollMs = 200, timeoutMs = 180_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; ; await sleep(pollMs)) {
+    const op = (await call('GET', `/v1/operations/${id}`)).json;
+    if (op.status === 'succeeded') return;
+    if (['failed', 'canceled'].includes(op.status)) throw new Error(`operation ${id} ${op.status}: ${op.error}`);
+    if (Date.now() > deadline) throw new Error(`operation ${id} still ${op.status} after ${timeoutMs} ms`);
+  }
 }

@@ -1,23 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApiBudget } from '../../src/clouds/budget.ts';
 import { openCloud, type CloudInput, type OpenedCloud } from '../../src/clouds/index.ts';
-import { CloudAuthError, CloudThrottledError, CloudUnavailableError, type ObservedItem, type Scope } from '../../src/clouds/ports.ts';
-import { createRedis } from '../../src/queue/redis.ts';
+import { CloudAuthError, CloudThrottledError, CloudUnavailableError } from '../../src/clouds/ports.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import { DEFAULT_AWS_KEY } from '../emulator/options.ts';
-import { REDIS_URL } from '../support/env.ts';
+import { listAll, testBudget } from './support.ts';
 
 const ROLE = 'arn:aws:iam::210987654321:role/skyloft-inventory';
 const SPARE_KEY = { accessKeyId: 'AKIAEMULATOR00000002', secretAccessKey: 'emulator/secret/key/0000000000000000000002', accountId: '123456789012' };
-const redis = createRedis(REDIS_URL);
-const prefix = `test-${randomUUID()}`;
-// Generous limits: the budget paces nothing here unless the cloud throttles.
-const budget = new ApiBudget(redis, prefix, { ratePerSecond: 500, capacity: 500, minRatePerSecond: 50 });
+const { budget, redis, prefix, start: startBudget, stop: stopBudget } = testBudget();
 let emu: Emulator;
 
 beforeAll(async () => {
-  await redis.connect();
+  await startBudget();
   emu = await startEmulator({
     seed: 21,
     managedShare: 0.3,
@@ -35,9 +30,7 @@ afterEach(() => {
 });
 afterAll(async () => {
   await emu?.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await stopBudget();
 });
 
 function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
@@ -52,11 +45,6 @@ function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
   }, { budget });
 }
 
-async function listAll(cloud: OpenedCloud, scope: Scope): Promise<ObservedItem[]> {
-  const out: ObservedItem[] = [];
-  for await (const page of cloud.inventory.list(scope)) out.push(...page);
-  return out;
-}
 
 /** The emulator's own view of a scope, by id. */
 function seeded(kind: string, region?: string) {

@@ -1,19 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ApiBudget } from '../../src/clouds/budget.ts';
 import { openCloud, type CloudInput, type OpenedCloud } from '../../src/clouds/index.ts';
-import { CloudAuthError, CloudThrottledError, CloudUnavailableError, type ObservedItem, type Scope } from '../../src/clouds/ports.ts';
-import { createRedis } from '../../src/queue/redis.ts';
+import { CloudAuthError, CloudThrottledError, CloudUnavailableError, type Scope } from '../../src/clouds/ports.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
-import { REDIS_URL } from '../support/env.ts';
+import { listAll, testBudget } from './support.ts';
 
-const redis = createRedis(REDIS_URL);
-const prefix = `test-${randomUUID()}`;
-const budget = new ApiBudget(redis, prefix, { ratePerSecond: 500, capacity: 500, minRatePerSecond: 50 });
+const { budget, start: startBudget, stop: stopBudget } = testBudget();
 let emu: Emulator;
 
 beforeAll(async () => {
-  await redis.connect();
+  await startBudget();
   emu = await startEmulator({
     seed: 22,
     managedShare: 0.3,
@@ -29,9 +25,7 @@ afterEach(() => {
 });
 afterAll(async () => {
   await emu?.close();
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  await stopBudget();
 });
 
 function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
@@ -42,11 +36,6 @@ function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
   );
 }
 
-async function listAll(cloud: OpenedCloud, scope: Scope): Promise<ObservedItem[]> {
-  const out: ObservedItem[] = [];
-  for await (const page of cloud.inventory.list(scope)) out.push(...page);
-  return out;
-}
 
 /** The emulator's items of a kind by ARM resource name. */
 function seeded(kind: string) {

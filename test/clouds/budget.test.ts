@@ -4,13 +4,13 @@ import { ApiBudget } from '../../src/clouds/budget.ts';
 import { CloudThrottledError } from '../../src/clouds/ports.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { REDIS_URL } from '../support/env.ts';
+import { deleteKeys } from '../support/redis.ts';
 
 const redis = createRedis(REDIS_URL);
 const prefix = `test-${randomUUID()}`;
 beforeAll(() => redis.connect());
 afterAll(async () => {
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length > 0) await redis.del(...keys);
+  await deleteKeys(redis, prefix);
   redis.disconnect();
 });
 

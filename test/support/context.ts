@@ -13,6 +13,7 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { createServices } from '../../src/services.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
 import { REDIS_URL, databaseUrl } from './env.ts';
+import { deleteKeys } from './redis.ts';
 import { admin } from './global-setup.ts';
 
 export interface TestContext {
@@ -61,8 +62,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     async close() {
       await app.close();
       await deps.queues.close();
-      const keys = await redis.keys(`${config.redis.prefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteKeys(redis, config.redis.prefix);
       redis.disconnect();
       await orm.close();
       await admin(`drop database if exists ${dbName} with (force)`);

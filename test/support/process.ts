@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { deleteKeys } from './redis.ts';
 import { REDIS_URL, databaseUrl } from './env.ts';
 import { admin } from './global-setup.ts';
 
@@ -241,12 +242,7 @@ export function redisPrefix(): { prefix: string; drop(): Promise<void> } {
       const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
       await redis.connect();
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-          if (keys.length > 0) await redis.del(...keys);
-          cursor = next;
-        } while (cursor !== '0');
+        await deleteKeys(redis, prefix);
       } finally {
         redis.disconnect();
       }

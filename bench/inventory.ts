@@ -1,9 +1,11 @@
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import {
   api, bootstrap, emit, hex, progress, ROOT, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
 } from './support.ts';
+import { groupPids, startEmulatorProcess, type EmulatorInfo } from './emulator.ts';
 
 /**
  * inventory: `instances` emulated EC2 instances spread evenly over 4 AWS regions (other kinds small), served by the
@@ -11,9 +13,11 @@ import {
  * (SKYLOFT_ROLES=worker) on a fresh database; an AWS credential whose endpoints.api is the emulator.
  *
  * - sync_items_per_s: items stored / seconds from POST /v1/inventory/sync until the run is no longer running.
- *   Baseline: the same @aws-sdk/client-ec2 NextToken listing of every EC2 scope of the fleet (same page size as the
+ *   Baseline: the same @aws-sdk/client-ec2 NextToken listing of every EC2 scope of the fleet, in a node process of its
+ *   own (bench/sdk-listing.ts; same page size as the
  *   adapter, MaxResults 1000, same scope concurrency as the worker's inventory queue, 8) storing nothing.
- * - worker_rss_mb: peak RSS (VmHWM) of the worker's node process, sampled from /proc during the first sync.
+ * - worker_rss_mb: peak RSS (VmHWM) of the worker's node process, sampled from /proc during the first sync. Baseline:
+ *   the peak RSS of the SDK listing alone (bench/sdk-listing.ts, a fresh node process, as the worker is).
  * - resync_seconds: a second sync with no change in the fleet (baseline: the first sync's seconds).
  * - raw_upsert_rows_per_s: INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE of the same number of rows into a
  *   scratch table, pages of 1,000 rows, with pg directly (reference).
@@ -29,67 +33,7 @@ const SMALL = { volumes: 25, vpcs: 2, subnets: 4, securityGroups: 3, buckets: 2 
 
 export const defaults: Options = { instances: 100_000, timeoutMinutes: 30, debug: 0 };
 
-interface EmulatorInfo {
-  aws: string;
-  credentials: { aws: { accessKeyId: string; secretAccessKey: string } };
-}
-
-/** `npm run --silent emulator` in its own process group; resolves with the JSON line it prints. */
-async function startEmulatorProcess(scope: Scope, args: string[]): Promise<EmulatorInfo> {
-  const child = spawn('npm', ['run', '--silent', 'emulator', '--', ...args], {
-    cwd: ROOT,
-    env: { ...process.env, PATH: `${ROOT}/node_modules/.bin:${process.env.PATH ?? ''}` },
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pid = child.pid!;
-  scope.defer(async () => {
-    const signal = (s: NodeJS.Signals) => { try { process.kill(-pid, s); } catch { /* gone */ } };
-    signal('SIGTERM');
-    for (let i = 0; i < 50 && groupPids(pid).length > 0; i++) await sleep(100);
-    if (groupPids(pid).length > 0) signal('SIGKILL');
-  });
-  let out = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-  return new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`emulator printed nothing in 60 s:\n${err}`)), 60_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      clearTimeout(timer);
-      try {
-        ok(JSON.parse(out.slice(0, nl)) as EmulatorInfo);
-      } catch {
-        fail(new Error(`emulator printed no JSON: ${out}\n${err}`));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      fail(new Error(`emulator exited with ${code}:\n${out}\n${err}`));
-    });
-  });
-}
-
-/** Live (non-zombie) processes of a process group, with their parent pid and command line. */
-function groupPids(pgid: number): { pid: number; ppid: number; cmd: string }[] {
-  const found: { pid: number; ppid: number; cmd: string }[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(pgrp) !== pgid || state === 'Z') continue;
-      found.push({ pid: Number(name), ppid: Number(ppid), cmd: readFileSync(`/proc/${name}/cmdline`, 'utf8').replace(/\0/g, ' ') });
-    } catch {
-      // gone while reading
-    }
-  }
-  return found;
-}
-
-/** The node process that runs src/main.ts in `npm start`'s group: the leaf (tsx runs it in a child node). */
+/** The node process that runs src/main.ts in `npm start`'s group (the leaf, should anything wrap it in a parent node). */
 function serverPid(pgid: number): number {
   const procs = groupPids(pgid).filter((p) => p.cmd.includes('src/main.ts'));
   const leaf = procs.find((p) => !procs.some((q) => q.ppid === p.pid));
@@ -132,50 +76,19 @@ async function syncOnce(call: Api, credentialId: string, timeoutMs: number, onTi
   }
 }
 
-/** The SDK alone: every EC2 scope listed with the adapter's page size and the worker's concurrency, nothing kept. */
-async function sdkListing(emu: EmulatorInfo): Promise<{ items: number; seconds: number }> {
-  const { EC2Client, DescribeInstancesCommand, DescribeVolumesCommand, DescribeVpcsCommand, DescribeSubnetsCommand, DescribeSecurityGroupsCommand } =
-    await import('@aws-sdk/client-ec2');
-  const clients = new Map(REGIONS.map((region) => [region, new EC2Client({
-    endpoint: emu.aws, region, maxAttempts: 1,
-    credentials: { accessKeyId: emu.credentials.aws.accessKeyId, secretAccessKey: emu.credentials.aws.secretAccessKey }, requestHandler: { connectionTimeout: 10_000 },
-  })]));
-  type Lister = (c: InstanceType<typeof EC2Client>, input: { MaxResults: number; NextToken?: string }) => Promise<{ n: number; next?: string | undefined }>;
-  const kinds: Record<(typeof EC2_KINDS)[number], Lister> = {
-    instances: async (c, i) => { const p = await c.send(new DescribeInstancesCommand(i)); return { n: (p.Reservations ?? []).reduce((s, r) => s + (r.Instances?.length ?? 0), 0), next: p.NextToken }; },
-    volumes: async (c, i) => { const p = await c.send(new DescribeVolumesCommand({ ...i, MaxResults: Math.min(i.MaxResults, 500) })); return { n: p.Volumes?.length ?? 0, next: p.NextToken }; },
-    vpcs: async (c, i) => { const p = await c.send(new DescribeVpcsCommand(i)); return { n: p.Vpcs?.length ?? 0, next: p.NextToken }; },
-    subnets: async (c, i) => { const p = await c.send(new DescribeSubnetsCommand(i)); return { n: p.Subnets?.length ?? 0, next: p.NextToken }; },
-    securityGroups: async (c, i) => { const p = await c.send(new DescribeSecurityGroupsCommand(i)); return { n: p.SecurityGroups?.length ?? 0, next: p.NextToken }; },
-  };
-  const scopes = REGIONS.flatMap((region) => EC2_KINDS.map((kind) => ({ region, kind })));
-  // Largest first, as a fair scheduler would; the worker takes them in queue order, which only matters with > 8 big ones.
-  let items = 0;
-  let next = 0;
-  let retries = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < scopes.length) {
-      const s = scopes[next++]!;
-      let NextToken: string | undefined;
-      do {
-        const input = { MaxResults: PAGE, ...(NextToken && { NextToken }) };
-        // A keep-alive socket the emulator closed as the request left ("socket hang up"): retry that page once.
-        const page = await kinds[s.kind](clients.get(s.region)!, input).catch((e: Error) => {
-          retries++;
-          if (retries > 20) throw e;
-          return kinds[s.kind](clients.get(s.region)!, input);
-        });
-        items += page.n;
-        NextToken = page.next || undefined;
-      } while (NextToken);
-    }
-  };
-  await Promise.all(Array.from({ length: SCOPE_CONCURRENCY }, lane));
-  const seconds = (performance.now() - started) / 1000;
-  for (const c of clients.values()) c.destroy();
-  if (retries > 0) progress(SUITE, `  (${retries} SDK pages retried after a dropped connection)`);
-  return { items, seconds };
+/**
+ * The SDK alone, in a fresh node process of its own (bench/sdk-listing.ts) like the worker: every EC2 scope listed with
+ * the adapter's page size and the worker's concurrency, nothing kept. Answers its items, seconds and peak RSS.
+ */
+function sdkListing(emu: EmulatorInfo): Promise<{ items: number; seconds: number; rssMb: number }> {
+  const input = JSON.stringify({ endpoint: emu.aws, credentials: emu.credentials.aws, regions: REGIONS, page: PAGE, concurrency: SCOPE_CONCURRENCY });
+  return new Promise((ok, fail) => {
+    execFile(process.execPath, [join(ROOT, 'bench', 'sdk-listing.ts'), input], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+      if (err) return fail(new Error(`SDK listing failed: ${err.message}\n${stderr}`));
+      if (stderr) progress(SUITE, stderr.trim());
+      ok(JSON.parse(stdout));
+    });
+  });
 }
 
 /** The reference: set-based unnest upserts of `count` inventory-like rows into a scratch table, pages of 1,000. */
@@ -250,9 +163,9 @@ export async function run(opts: Options): Promise<void> {
     // The emulator generates pages lazily: one untimed pass first, so neither side pays its warm-up.
     progress(SUITE, 'warm-up: one untimed SDK listing of the fleet');
     await sdkListing(emu);
-    progress(SUITE, 'baseline: the SDK listing alone, in this process');
+    progress(SUITE, 'baseline: the SDK listing alone, in a process of its own');
     const sdk = await sdkListing(emu);
-    progress(SUITE, `  ${sdk.items} items in ${sdk.seconds.toFixed(2)} s`);
+    progress(SUITE, `  ${sdk.items} items in ${sdk.seconds.toFixed(2)} s, peak RSS ${sdk.rssMb.toFixed(0)} MB`);
 
     // Registering a credential schedules its sync, whose first run starts at once: that run is the first sync.
     progress(SUITE, `first sync through Skyloft (worker pid ${workerPid}, ${peakRssMb(workerPid).toFixed(0)} MB peak before)`);
@@ -273,7 +186,7 @@ export async function run(opts: Options): Promise<void> {
     progress(SUITE, `  ${items} items (${stored} rows live) in ${first.seconds.toFixed(2)} s; added ${first.run.added}`);
     if (sdk.items > items) throw new Error(`the sync saw ${items} items, the SDK listing ${sdk.items}`);
     emit(SUITE, 'sync_items_per_s', items / first.seconds, 'items/s', { label: 'SDK listing only (same fleet, storing nothing)', value: sdk.items / sdk.seconds });
-    emit(SUITE, 'worker_rss_mb', rss, 'MB');
+    emit(SUITE, 'worker_rss_mb', rss, 'MB', { label: 'peak RSS of the SDK listing alone, in a process of its own', value: sdk.rssMb });
 
     progress(SUITE, 'second sync, no change in the fleet');
     const second = await syncOnce(call, credentialId, timeoutMs, () => (rss = Math.max(rss, peakRssMb(workerPid))));

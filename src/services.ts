@@ -7,6 +7,7 @@ import { HealthService } from './modules/health/service.ts';
 import { SyncService } from './modules/inventory/sync.ts';
 import { ProvisioningService } from './modules/provisioning/service.ts';
 import { ScheduleService } from './modules/schedules/service.ts';
+import { CostService } from './modules/cost/collect.ts';
 import { StateStore } from './modules/state/versions.ts';
 import { Queues } from './queue/catalog.ts';
 import type { Logger } from './shared/logger.ts';
@@ -27,5 +28,6 @@ export function createServices(config: Config, orm: Orm, redis: Redis, ring: Key
     sync: new SyncService(queues, log),
     health: new HealthService(queues, log, config.healthSlowMs),
     schedules: new ScheduleService(queues),
+    cost: new CostService(queues, log, config.cost),
   };
 }

@@ -20,16 +20,15 @@ export interface ProviderSpec {
 }
 
 export class GenericProvider extends TerraformProvider {
-  constructor(
-    scope: Construct,
-    spec: ProviderSpec,
-    private readonly attributes: Attributes,
-  ) {
+  private readonly attributes: Attributes;
+
+  constructor(scope: Construct, spec: ProviderSpec, attributes: Attributes) {
     super(scope, spec.name, {
       terraformResourceType: spec.name,
       terraformProviderSource: spec.source,
       terraformGeneratorMetadata: { providerName: spec.name, providerVersionConstraint: spec.version },
     });
+    this.attributes = attributes;
   }
 
   protected override synthesizeAttributes(): Attributes {
@@ -45,16 +44,12 @@ export interface GenericResourceOptions {
 }
 
 export class GenericResource extends TerraformResource implements Taggable {
+  private readonly options: GenericResourceOptions;
   private readonly attributes: Attributes;
 
-  constructor(
-    scope: Construct,
-    id: string,
-    type: string,
-    attributes: Attributes,
-    private readonly options: GenericResourceOptions,
-  ) {
+  constructor(scope: Construct, id: string, type: string, attributes: Attributes, options: GenericResourceOptions) {
     super(scope, id, { terraformResourceType: type, terraformGeneratorMetadata: { providerName: options.providerName } });
+    this.options = options;
     // Undefined optional attributes are left out rather than written as null.
     this.attributes = Object.fromEntries(Object.entries(attributes).filter(([, v]) => v !== undefined));
   }

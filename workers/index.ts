@@ -7,6 +7,7 @@ import type { Runtime } from '../src/runtime.ts';
 import { HealthProcessor, InventoryProcessor } from './inventory.ts';
 import { ApiBudget, DEFAULT_LIMITS } from '../src/clouds/budget.ts';
 import { ProvisioningProcessor } from './provisioning.ts';
+import { CostProcessor } from './cost.ts';
 import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
 import { workerTempDir } from './workdirs.ts';
@@ -17,6 +18,8 @@ const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
   // (tens of MB for 1,000 EC2 instances), which is what a worker's peak memory grows with.
   inventory: () => 8,
   health: () => 4,
+  // Each collection streams pages into PostgreSQL; two at once keep one writing while the other fetches.
+  cost: () => 2,
 };
 
 /** Every catalog job has exactly one processor, or the worker refuses to start (and says which). */
@@ -38,7 +41,8 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
   const budget = new ApiBudget(rt.redis, rt.config.redis.prefix);
   const inventory = new InventoryProcessor(rt, rt.sync, budget);
   const health = new HealthProcessor(rt, new ApiBudget(rt.redis, rt.config.redis.prefix, DEFAULT_LIMITS, 1));
-  const processors: Record<JobName, (job: Job) => Promise<void>> = {
+  const cost = new CostProcessor(rt, rt.cost, budget);
+  const processors: Record<JobName, (job: Job, token?: string) => Promise<void>> = {
     provision: provisioning.process,
     'inventory-plan': inventory.plan,
     'inventory-scope': inventory.scope,
@@ -46,12 +50,14 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
     'health-check': health.check,
     'scheduled-sync': inventory.scheduled,
     'scheduled-health': health.scheduled,
+    'cost-collect': cost.collect,
+    'scheduled-cost': cost.scheduled,
   };
   assertWiring(processors);
 
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
   const workers = QUEUE_NAMES.map((queue) => {
-    const worker = new Worker(queue, (job) => processors[job.name as JobName](job), {
+    const worker = new Worker(queue, (job, token) => processors[job.name as JobName](job, token), {
       connection,
       prefix: rt.config.redis.prefix,
       concurrency: CONCURRENCY[queue](rt),

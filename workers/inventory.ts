@@ -14,11 +14,15 @@ import { newId } from '../src/shared/ids.ts';
  * dropped with it; it never reaches Redis (payloads hold ids only) or a log.
  */
 export class InventoryProcessor {
-  constructor(
-    private readonly rt: Runtime,
-    private readonly sync: SyncService,
-    private readonly budget: ApiBudget,
-  ) {}
+  private readonly rt: Runtime;
+  private readonly sync: SyncService;
+  private readonly budget: ApiBudget;
+
+  constructor(rt: Runtime, sync: SyncService, budget: ApiBudget) {
+    this.rt = rt;
+    this.sync = sync;
+    this.budget = budget;
+  }
 
   private async reader(runId: string) {
     const em = this.rt.orm.em.fork();
@@ -75,10 +79,13 @@ export class InventoryProcessor {
 
 /** The health queue: one probe per credential, recorded under the check id the request answered. */
 export class HealthProcessor {
-  constructor(
-    private readonly rt: Runtime,
-    private readonly budget: ApiBudget,
-  ) {}
+  private readonly rt: Runtime;
+  private readonly budget: ApiBudget;
+
+  constructor(rt: Runtime, budget: ApiBudget) {
+    this.rt = rt;
+    this.budget = budget;
+  }
 
   check = async (job: Job): Promise<void> => {
     const { credentialId, checkId } = catalog['health-check'].payload.parse(job.data);
@@ -100,7 +107,7 @@ export class HealthProcessor {
   }
 }
 
-function cloudInput(credential: Credential, secret: Awaited<ReturnType<Runtime['credentials']['openSecret']>>) {
+export function cloudInput(credential: Credential, secret: Awaited<ReturnType<Runtime['credentials']['openSecret']>>) {
   return {
     provider: credential.provider,
     credentialId: credential.id,

@@ -8,15 +8,17 @@ const MAX_LOG_BYTES = 4 * 1024 * 1024;
  * long apply shows progress without one UPDATE per line. Past 4 MiB the rest is dropped with a note.
  */
 export class OperationLog {
+  private readonly orm: Orm;
+  private readonly operationId: string;
   private pending = '';
   private written = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly orm: Orm,
-    private readonly operationId: string,
-  ) {}
+  constructor(orm: Orm, operationId: string) {
+    this.orm = orm;
+    this.operationId = operationId;
+  }
 
   append(text: string): void {
     if (this.written + this.pending.length > MAX_LOG_BYTES) return;

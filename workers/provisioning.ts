@@ -21,8 +21,11 @@ class OperationFailed extends Error {}
 
 /** Ends the operation canceled: the user asked, or the process is shutting down (then it is retried elsewhere). */
 class Stopped extends Error {
-  constructor(readonly why: 'canceled' | 'lease-lost' | 'shutdown') {
+  readonly why: 'canceled' | 'lease-lost' | 'shutdown';
+
+  constructor(why: 'canceled' | 'lease-lost' | 'shutdown') {
     super(why);
+    this.why = why;
   }
 }
 
@@ -34,13 +37,16 @@ const RESOURCE_STATUS_WHILE = { apply: 'provisioning', update: 'updating', destr
  * worker) re-plans against the state the dead attempt left and converges.
  */
 export class ProvisioningProcessor {
+  private readonly rt: Runtime;
+  private readonly stateServer: WorkerStateServer;
+  private readonly tempDir: string;
   private readonly running = new Map<string, AbortController>();
 
-  constructor(
-    private readonly rt: Runtime,
-    private readonly stateServer: WorkerStateServer,
-    private readonly tempDir: string,
-  ) {}
+  constructor(rt: Runtime, stateServer: WorkerStateServer, tempDir: string) {
+    this.rt = rt;
+    this.stateServer = stateServer;
+    this.tempDir = tempDir;
+  }
 
   /** Stops every running terraform (SIGINT first: terraform saves its state) so the jobs retry elsewhere. */
   abortAll(): void {

@@ -19,15 +19,18 @@ interface Grant {
  * the worker's lease: a worker whose lease was taken over cannot write.
  */
 export class WorkerStateServer {
+  private readonly orm: Orm;
+  private readonly state: StateStore;
+  private readonly stateMaxBytes: number;
   private readonly grants = new Map<string, Grant>();
   private app: FastifyInstance | undefined;
   private baseUrl = '';
 
-  constructor(
-    private readonly orm: Orm,
-    private readonly state: StateStore,
-    private readonly stateMaxBytes: number,
-  ) {}
+  constructor(orm: Orm, state: StateStore, stateMaxBytes: number) {
+    this.orm = orm;
+    this.state = state;
+    this.stateMaxBytes = stateMaxBytes;
+  }
 
   async start(): Promise<void> {
     const app = Fastify({ bodyLimit: this.stateMaxBytes });

@@ -59,13 +59,18 @@ const sleep = (ms: number, signal?: AbortSignal) =>
   });
 
 export class ApiBudget {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-    private readonly limits: BudgetLimits = DEFAULT_LIMITS,
-    /** How many throttled answers one call sits out before giving up; health probes use 1: throttling is their answer. */
-    private readonly attempts = 8,
-  ) {}
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly limits: BudgetLimits;
+  /** How many throttled answers one call sits out before giving up; health probes use 1: throttling is their answer. */
+  private readonly attempts: number;
+
+  constructor(redis: Redis, prefix: string, limits: BudgetLimits = DEFAULT_LIMITS, attempts = 8) {
+    this.redis = redis;
+    this.prefix = prefix;
+    this.limits = limits;
+    this.attempts = attempts;
+  }
 
   private key(scope: string): string {
     return `${this.prefix}:budget:${scope}`;

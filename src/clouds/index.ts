@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiBudget } from './budget.ts';
-import { CloudUnavailableError, type HealthProbe, type InventoryReader } from './ports.ts';
+import { CloudUnavailableError, type CostReader, type HealthProbe, type InventoryReader } from './ports.ts';
 
 /**
  * The one entry to the cloud adapters: `openCloud` picks the adapter of a credential's provider. Each adapter
@@ -36,6 +36,7 @@ export interface CloudDeps {
 export interface OpenedCloud {
   inventory: InventoryReader;
   health: HealthProbe;
+  cost: CostReader;
 }
 
 /**

@@ -45,12 +45,11 @@ export interface HealthProbe {
 }
 
 export class CloudThrottledError extends AppError {
-  constructor(
-    message: string,
-    readonly retryAfterMs?: number,
-    cause?: unknown,
-  ) {
+  readonly retryAfterMs?: number;
+
+  constructor(message: string, retryAfterMs?: number, cause?: unknown) {
     super('cloud_throttled', 503, message, { retryable: true, cause });
+    this.retryAfterMs = retryAfterMs;
   }
 }
 
@@ -64,4 +63,47 @@ export class CloudUnavailableError extends AppError {
   constructor(message: string, cause?: unknown) {
     super('cloud_unavailable', 503, message, { retryable: true, cause });
   }
+}
+
+/** Days as YYYY-MM-DD (UTC); `to` is exclusive. */
+export interface CostRange {
+  from: string;
+  to: string;
+}
+
+/** One billed amount: a day, a service, a resource (or none) and a currency, as the cloud reported it. */
+export interface CostLine {
+  /** Usage day, YYYY-MM-DD (UTC). */
+  date: string;
+  /** The cloud's own service name ("Amazon Elastic Compute Cloud - Compute", "Virtual Machines", "Compute Engine"). */
+  service: string;
+  /**
+   * The resource as inventory knows it (its externalId: EC2 `i-...`/`vol-...`, the Azure resource id, the GCE numeric
+   * id as a string), or null for cost not attributable to one resource.
+   */
+  resourceId: string | null;
+  /** Where it was billed: the AWS linked account, the Azure subscription, the GCP project. */
+  billingAccount: string;
+  /** ISO 4217 code as the cloud gave it. */
+  currency: string;
+  /** A decimal string exactly as the cloud gave it, never through a float sum. */
+  amount: string;
+}
+
+/** What a collection tells its caller besides the lines: every paid request, and what it could not do. */
+export interface CostProgress {
+  /** Called once per request the cloud charges for (AWS Cost Explorer: every GetCostAndUsage* page). */
+  paidRequest(): void;
+  /** Something the user should know that does not fail the collection (resource-level cost not enabled, ...). */
+  notice(message: string): void;
+}
+
+export interface CostReader {
+  /**
+   * The daily cost of `range`, every page followed to the end, in pages of lines. Where the cloud reports cost per
+   * resource, a (day, service, billing account) is split into its resources plus one line with resourceId null for
+   * the rest, so the lines of one day always add up to the cloud's own total for it. Throws CloudAuthError when the
+   * credential may not read billing data.
+   */
+  collect(range: CostRange, progress: CostProgress, signal?: AbortSignal): AsyncIterable<CostLine[]>;
 }

@@ -77,6 +77,8 @@ const envSchema = z.object({
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   SKYLOFT_USER_LOCK_TTL: durationMs('2h'),
   SKYLOFT_HEALTH_SLOW_MS: positiveInt(2000),
+  SKYLOFT_COST_LOOKBACK_DAYS: positiveInt(3).refine((n) => n <= 90, 'must be at most 90'),
+  SKYLOFT_COST_BACKFILL_DAYS: positiveInt(30).refine((n) => n <= 396, 'must be at most 396 (13 months)'),
   SKYLOFT_DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -103,13 +105,18 @@ export interface Config {
   readonly stateMaxBytes: number;
   readonly userLockTtlMs: number;
   readonly healthSlowMs: number;
+  /** Days a scheduled cost collection fetches again, and days fetched when a credential is registered. */
+  readonly cost: { readonly lookbackDays: number; readonly backfillDays: number };
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
 
 export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
+  readonly problems: string[];
+
+  constructor(problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.problems = problems;
     this.name = 'ConfigError';
   }
 }
@@ -146,6 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
     userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,
+    cost: { lookbackDays: e.SKYLOFT_COST_LOOKBACK_DAYS, backfillDays: e.SKYLOFT_COST_BACKFILL_DAYS },
     dataDir: e.SKYLOFT_DATA_DIR,
     logLevel: e.LOG_LEVEL,
   });

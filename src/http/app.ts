@@ -9,6 +9,7 @@ import { operationRoutes, resourceRoutes } from '../modules/provisioning/routes.
 import { inventoryRoutes, syncRoutes } from '../modules/inventory/routes.ts';
 import { healthRoutes } from '../modules/health/routes.ts';
 import { scheduleRoutes } from '../modules/schedules/routes.ts';
+import { costRoutes, resourceCostRoutes } from '../modules/cost/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
@@ -73,6 +74,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(syncRoutes(deps), { prefix: '/inventory' });
       await v1.register(healthRoutes(deps), { prefix: '/health' });
       await v1.register(scheduleRoutes(deps), { prefix: '/schedules' });
+      await v1.register(costRoutes(deps), { prefix: '/costs' });
+      await v1.register(resourceCostRoutes, { prefix: '/resources' });
       await v1.register(stateBackendRoutes(deps), { prefix: '/terraform/state' });
     },
     { prefix: '/v1' },

@@ -11,6 +11,7 @@ import type { Queues } from '../queue/catalog.ts';
 import type { SyncService } from '../modules/inventory/sync.ts';
 import type { HealthService } from '../modules/health/service.ts';
 import type { ScheduleService } from '../modules/schedules/service.ts';
+import type { CostService } from '../modules/cost/collect.ts';
 
 /** Everything the HTTP layer needs, built once by the process (or by a test) and handed to buildApp. */
 export interface AppDeps {
@@ -25,6 +26,7 @@ export interface AppDeps {
   sync: SyncService;
   health: HealthService;
   schedules: ScheduleService;
+  cost: CostService;
 }
 
 declare module 'fastify' {

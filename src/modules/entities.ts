@@ -6,6 +6,7 @@ import { StateLock, StateVersion } from './state/entities.ts';
 import { SyncRun, SyncScope } from './inventory/entities.ts';
 import { HealthCheck } from './health/entity.ts';
 import { AccountSchedule } from './schedules/entity.ts';
+import { CostRun } from './cost/entities.ts';
 
 /** The explicit entity list (no folder discovery). Each new module adds its entities here. */
-export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule];
+export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule, CostRun];

@@ -42,6 +42,13 @@ export const catalog = {
     options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 }, ...keep } satisfies JobsOptions,
     id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
+  /** One cost collection run; waits (delayed) while another collection of the same credential runs. */
+  'cost-collect': {
+    queue: 'cost',
+    payload: z.strictObject({ runId: z.uuid() }),
+    options: { attempts: 4, backoff: { type: 'exponential', delay: 10_000 }, ...keep } satisfies JobsOptions,
+    id: (p: { runId: string }) => `cost_${p.runId}`,
+  },
   /** Produced by the per-credential job schedulers (src/modules/schedules): start a sync run, or check health. */
   'scheduled-sync': {
     queue: 'inventory',
@@ -54,6 +61,12 @@ export const catalog = {
     payload: z.strictObject({ credentialId: z.uuid() }),
     options: { attempts: 1, ...keep } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-health_${p.credentialId}`,
+  },
+  'scheduled-cost': {
+    queue: 'cost',
+    payload: z.strictObject({ credentialId: z.uuid() }),
+    options: { attempts: 1, ...keep } satisfies JobsOptions,
+    id: (p: { credentialId: string }) => `scheduled-cost_${p.credentialId}`,
   },
 } as const;
 
@@ -69,13 +82,15 @@ export function jobOptions<J extends JobName>(job: J, payload: Payload<J>): Jobs
 
 /** Producers for every queue, sharing one connection. */
 export class Queues {
+  private readonly connection: Redis;
+  readonly prefix: string;
   private readonly queues = new Map<QueueName, Queue>();
   private flows: FlowProducer | undefined;
 
-  constructor(
-    private readonly connection: Redis,
-    readonly prefix: string,
-  ) {}
+  constructor(connection: Redis, prefix: string) {
+    this.connection = connection;
+    this.prefix = prefix;
+  }
 
   get(name: QueueName): Queue {
     let queue = this.queues.get(name);

@@ -66,8 +66,11 @@ export class UnprocessableError extends AppError {
 }
 
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
+  readonly retryAfterSeconds: number;
+
+  constructor(retryAfterSeconds: number) {
     super('rate_limited', 429, `Rate limit exceeded; retry after ${retryAfterSeconds} s`, { retryable: true });
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

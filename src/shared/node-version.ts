@@ -1,8 +1,8 @@
 /**
- * MikroORM 7, vitest 5 and the Azure/GCP SDKs need Node >= 22.17. The `node` devDependency puts Node 24 in
+ * MikroORM 7, vitest 5 and the Azure/GCP SDKs need Node >= 22.18 (TypeScript type stripping without a flag). The `node` devDependency puts Node 24 in
  * node_modules/.bin, so `npm start` / `npm test` get it; a plain `node` from the shell may be older.
  */
-export const MIN_NODE = [22, 17] as const;
+export const MIN_NODE = [22, 18] as const;
 
 export function nodeVersionProblem(version = process.versions.node): string | undefined {
   const [major = 0, minor = 0] = version.split('.').map(Number);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Faults } from './faults.ts';
 import type { Fleet } from './fleet.ts';
+import type { Spend } from './spend.ts';
 import { json, type Request, type Response } from './http.ts';
 import { KINDS } from './options.ts';
 
@@ -15,6 +16,7 @@ import { KINDS } from './options.ts';
  *   POST /_emulator/calls/reset
  *   GET  /_emulator/ids?cloud=aws&kind=instances[&region=us-east-1][&limit=10]
  *   GET  /_emulator/count?cloud=aws&kind=instances[&region=us-east-1]
+ *   POST /_emulator/spend        { restate?: { cloud, fromDay }[], denyBilling?: principal[], allowBilling?: principal[] }
  *   GET  /_emulator/stats[?gc=1] { memory: process.memoryUsage(), collected, calls, faults }
  */
 const cloud = z.enum(['aws', 'azure', 'gcp']);
@@ -42,10 +44,16 @@ const faultSpec = z.object({
   retryAfterSeconds: z.number().int().nonnegative().optional(),
 });
 const faultsBody = z.object({ add: z.array(faultSpec).default([]), clear: z.union([z.literal(true), z.array(z.string())]).optional() });
+const spendBody = z.object({
+  restate: z.array(z.object({ cloud, fromDay: z.iso.date() })).default([]),
+  denyBilling: z.array(z.string()).default([]),
+  allowBilling: z.array(z.string()).default([]),
+});
 const lookup = z.object({ cloud, kind: z.string(), region: z.string().optional(), limit: z.coerce.number().int().positive().default(10) });
 
 export interface Control {
   fleet: Fleet;
+  spend: Spend;
   faults: Faults;
   revoke: (id: string) => boolean;
 }
@@ -74,6 +82,13 @@ export async function control(req: Request, c: Control): Promise<Response> {
         else for (const id of f.clear ?? []) c.faults.clear(id);
         const added = f.add.map((spec) => c.faults.add(spec).id);
         return json(200, { added, faults: c.faults.list() });
+      }
+      case 'POST /spend': {
+        const s = spendBody.parse(body());
+        for (const r of s.restate) c.spend.restate(r.cloud, r.fromDay);
+        for (const id of s.denyBilling) c.spend.billingDenied.add(id);
+        for (const id of s.allowBilling) c.spend.billingDenied.delete(id);
+        return json(200, { billingDenied: [...c.spend.billingDenied] });
       }
       case 'GET /faults':
         return json(200, { faults: c.faults.list() });

@@ -14,6 +14,7 @@ import { GcpOAuth, type ServiceAccountKey } from './gcp/oauth.ts';
 import { gcpHandler } from './gcp/server.ts';
 import { close, listen, serve, type Handler } from './http.ts';
 import { resolveOptions, type AwsKey, type EmulatorOptions, type Resolved } from './options.ts';
+import { Spend } from './spend.ts';
 import { selfSignedCertificate } from './tls.ts';
 
 /**
@@ -37,6 +38,8 @@ export interface Emulator {
     gcp: { projectId: string; serviceAccountKey: ServiceAccountKey; keyFilePath: string };
   };
   fleet: Fleet;
+  /** Billed spend; `spend.restate(cloud, day)`, `spend.billingDenied.add(principal)`. */
+  spend: Spend;
   faults: Faults;
   /** Revokes an AWS access key id, an Azure client id or a GCP service-account email. */
   revoke: (id: string) => boolean;
@@ -49,6 +52,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const dir = await mkdtemp(join(tmpdir(), 'skyloft-emulator-'));
   const cert = await selfSignedCertificate(dir, opts.host);
   const fleet = new Fleet(opts);
+  const spend = new Spend(fleet, opts.seed, opts.spend);
   const faults = new Faults(opts.seed);
   const awsKeys = new AwsKeys(opts.aws.keys);
   const identity = new AzureIdentity(opts.azure);
@@ -58,15 +62,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   await writeFile(keyFilePath, JSON.stringify(saKey, null, 2));
 
   const revoke = (id: string) => awsKeys.revoke(id) || identity.revoke(id) || oauth.revoke(id);
-  const ctl: Control = { fleet, faults, revoke };
+  const ctl: Control = { fleet, spend, faults, revoke };
   const withControl = (h: Handler): Handler => (req) => (isControl(req) ? control(req, ctl) : h(req));
 
   const servers: Server[] = [createHttp(), createHttps({ key: cert.key, cert: cert.cert }), createHttp()];
   const [awsServer, azureServer, gcpServer] = servers as [Server, Server, Server];
   const origins = ['', '', ''];
-  serve(awsServer, () => origins[0]!, withControl(awsHandler(fleet, faults, awsKeys, opts)));
-  serve(azureServer, () => origins[1]!, withControl(azureHandler(fleet, faults, identity, opts)));
-  serve(gcpServer, () => origins[2]!, withControl(gcpHandler(fleet, faults, oauth, opts)));
+  serve(awsServer, () => origins[0]!, withControl(awsHandler(fleet, spend, faults, awsKeys, opts)));
+  serve(azureServer, () => origins[1]!, withControl(azureHandler(fleet, spend, faults, identity, opts)));
+  serve(gcpServer, () => origins[2]!, withControl(gcpHandler(fleet, spend, faults, oauth, opts)));
   try {
     const ports = [];
     for (const [i, server] of servers.entries()) ports.push(await listen(server, opts.port === 0 ? 0 : opts.port + i, opts.host));
@@ -87,6 +91,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       gcp: { projectId: opts.gcp.projectId, serviceAccountKey: saKey, keyFilePath },
     },
     fleet,
+    spend,
     faults,
     revoke,
     options: opts,

@@ -55,12 +55,14 @@ export interface Item {
 export class InvalidPageToken extends Error {}
 
 export class Fleet {
+  private readonly opts: Resolved;
   private readonly byKey = new Map<string, Scope>();
   private readonly byCode = new Map<string, Scope>();
   /** Scope lists by query; scopes are fixed at construction, so these never go stale. */
   private readonly lists = new Map<string, Scope[]>();
 
-  constructor(private readonly opts: Resolved) {
+  constructor(opts: Resolved) {
+    this.opts = opts;
     const regions = { aws: opts.aws.regions, azure: opts.azure.locations, gcp: opts.gcp.zones };
     for (const cloud of ['aws', 'azure', 'gcp'] as const) {
       for (const kind of KINDS[cloud]) {

@@ -15,6 +15,7 @@ const listFlags = { 'aws-regions': 'aws', 'azure-locations': 'azure', 'gcp-zones
 
 const USAGE = `Usage: npm run emulator -- [--port <p>] [--host 127.0.0.1] [--seed <n>]
   [--aws-regions a,b] [--azure-locations a,b] [--gcp-zones a,b] [--gcp-project <id>] [--azure-page-size <n>]
+  [--spend-resources <n>] [--spend-services <1-3>] [--spend-days <n>]
   ${countFlags.map((f) => `[--${f.flag} <n|region=n,...>]`).join(' ')}
 AWS listens on <p>, Azure (https) on <p>+1, GCP on <p>+2; --port 0 (default) picks free ports.`;
 
@@ -45,6 +46,9 @@ function optionsFrom(argv: string[]): EmulatorOptions {
       seed: { type: 'string' },
       'gcp-project': { type: 'string' },
       'azure-page-size': { type: 'string' },
+      'spend-resources': { type: 'string' },
+      'spend-services': { type: 'string' },
+      'spend-days': { type: 'string' },
       ...Object.fromEntries(Object.keys(listFlags).map((f) => [f, { type: 'string' as const }])),
       ...Object.fromEntries(countFlags.map((f) => [f.flag, { type: 'string' as const }])),
     },
@@ -69,6 +73,11 @@ function optionsFrom(argv: string[]): EmulatorOptions {
     aws: opts.aws,
     azure: { ...opts.azure, pageSize: parseNumber('azure-page-size', v['azure-page-size']) },
     gcp: { ...opts.gcp, projectId: v['gcp-project'] },
+    spend: {
+      resources: parseNumber('spend-resources', v['spend-resources']),
+      servicesPerResource: parseNumber('spend-services', v['spend-services']),
+      days: parseNumber('spend-days', v['spend-days']),
+    },
   } as EmulatorOptions;
 }
 

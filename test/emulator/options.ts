@@ -1,3 +1,5 @@
+import type { SpendOptions } from './spend.ts';
+
 /**
  * What an emulator run looks like: regions, fleet sizes and the credentials it accepts. Every field has a default,
  * so `startEmulator()` alone gives a small three-cloud fleet.
@@ -52,11 +54,18 @@ export interface EmulatorOptions {
     counts?: Partial<Record<AzureKind, Count>>;
     /** Items per ARM page when the request gives no `$top`. Default 100. */
     pageSize?: number;
+    /** Rows per Cost Management query page (the Query API takes no page size). Default 5000. */
+    costPageSize?: number;
   };
+  /** Billed spend of each cloud (spend.ts). */
+  spend?: SpendOptions;
   gcp?: {
     projectId?: string;
     zones?: string[];
     counts?: Partial<Record<GcpKind, Count>>;
+    /** The Cloud Billing export BigQuery answers for (gcp/cost.ts): dataset in `projectId`, and table. */
+    billingDataset?: string;
+    billingTable?: string;
   };
 }
 
@@ -76,6 +85,9 @@ export const DEFAULT_AZURE = {
 
 export const DEFAULT_GCP_PROJECT = 'skyloft-emulator';
 
+/** The detailed usage cost export (resource-level) of billing account 012345-6789AB-CDEF01. */
+export const DEFAULT_GCP_BILLING = { dataset: 'billing_export', table: 'gcp_billing_export_resource_v1_012345_6789AB_CDEF01' };
+
 const DEFAULT_COUNTS = {
   aws: { instances: 20, volumes: 25, vpcs: 2, subnets: 4, securityGroups: 3, buckets: 2 },
   azure: { virtualMachines: 15, disks: 20, virtualNetworks: 2 },
@@ -90,8 +102,9 @@ export interface Resolved {
   skyloftAccountIds: string[];
   managedShare: number;
   aws: { regions: string[]; counts: Record<AwsKind, Count>; keys: AwsKey[]; roles: Array<{ arn: string; externalId?: string }> };
-  azure: typeof DEFAULT_AZURE & { locations: string[]; counts: Record<AzureKind, Count>; pageSize: number };
-  gcp: { projectId: string; zones: string[]; counts: Record<GcpKind, Count> };
+  azure: typeof DEFAULT_AZURE & { locations: string[]; counts: Record<AzureKind, Count>; pageSize: number; costPageSize: number };
+  gcp: { projectId: string; zones: string[]; counts: Record<GcpKind, Count>; billingDataset: string; billingTable: string };
+  spend: SpendOptions;
 }
 
 export function resolveOptions(o: EmulatorOptions = {}): Resolved {
@@ -115,11 +128,15 @@ export function resolveOptions(o: EmulatorOptions = {}): Resolved {
       locations: o.azure?.locations ?? ['eastus', 'westeurope', 'southeastasia'],
       counts: { ...DEFAULT_COUNTS.azure, ...o.azure?.counts },
       pageSize: o.azure?.pageSize ?? 100,
+      costPageSize: o.azure?.costPageSize ?? 5000,
     },
+    spend: o.spend ?? {},
     gcp: {
       projectId: o.gcp?.projectId ?? DEFAULT_GCP_PROJECT,
       zones: o.gcp?.zones ?? ['us-central1-a', 'us-central1-b', 'europe-west1-b', 'asia-east1-a'],
       counts: { ...DEFAULT_COUNTS.gcp, ...o.gcp?.counts },
+      billingDataset: o.gcp?.billingDataset ?? DEFAULT_GCP_BILLING.dataset,
+      billingTable: o.gcp?.billingTable ?? DEFAULT_GCP_BILLING.table,
     },
   };
 }

@@ -126,7 +126,7 @@ describe('schedules', () => {
   const schedulers = async (queue: 'inventory' | 'health') => ctx.deps.queues.get(queue).getJobSchedulers(0, -1);
 
   it('register one sync and one health scheduler per credential, follow PUT /v1/schedules, and never duplicate', async () => {
-    expect((await call('GET', '/v1/schedules')).json()).toEqual({ inventoryMinutes: 15, healthMinutes: 5, costCron: '0 3 * * *' });
+    expect((await call('GET', '/v1/schedules')).json()).toEqual({ inventoryMinutes: 15, healthMinutes: 5, costCron: '0 2 * * *' });
     const put = await call('PUT', '/v1/schedules', { inventoryMinutes: 30 });
     expect(put.statusCode, put.body).toBe(200);
     expect((await call('GET', '/v1/schedules')).json().inventoryMinutes).toBe(30);

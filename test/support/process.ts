@@ -38,6 +38,7 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
 const live = new Set<NpmProcess>();
 
 export class NpmProcess {
+  readonly args: string[];
   readonly child: ChildProcess;
   readonly pid: number;
   stdout = '';
@@ -45,8 +46,9 @@ export class NpmProcess {
   readonly exited: Promise<Exit>;
   private exit: Exit | undefined;
 
-  constructor(readonly args: string[], env: Record<string, string | undefined>) {
-    // detached: its own process group, so every descendant (tsx, node, an embedded PostgreSQL) can be found and killed.
+  constructor(args: string[], env: Record<string, string | undefined>) {
+    this.args = args;
+    // detached: its own process group, so every descendant (node, an embedded PostgreSQL) can be found and killed.
     this.child = spawn('npm', args, { cwd: ROOT, env: childEnv(env), detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     this.pid = this.child.pid!;
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => (this.stdout += d));
@@ -93,9 +95,9 @@ export class NpmProcess {
     return groupMembers(this.pid);
   }
 
-  /** The Node process actually running Skyloft (under npm → sh → tsx). */
+  /** The Node process actually running Skyloft (under npm: `exec node src/main.ts`), the one whose entry is a .ts file. */
   serviceProcess(): number | undefined {
-    return this.members().find((m) => m.cmdline.includes('tsx/dist/loader') && !m.cmdline.includes('esbuild'))?.pid;
+    return this.members().find((m) => /^(\S*\/)?node\s(.*\s)?\S+\.ts(\s|$)/.test(m.cmdline))?.pid;
   }
 
   /** Waits until no process of the group is left. */

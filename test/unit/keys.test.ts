@@ -43,10 +43,10 @@ describe('the Node version check', () => {
     expect(nodeVersionProblem()).toBeUndefined();
   });
 
-  it('refuses Node older than 22.17 with a message saying how to fix it', () => {
-    expect(nodeVersionProblem('20.20.2')).toMatch(/needs Node >= 22.17.*npm/);
-    expect(nodeVersionProblem('22.16.0')).toBeDefined();
-    expect(nodeVersionProblem('22.17.0')).toBeUndefined();
+  it('refuses Node older than 22.18 with a message saying how to fix it', () => {
+    expect(nodeVersionProblem('20.20.2')).toMatch(/needs Node >= 22.18.*npm/);
+    expect(nodeVersionProblem('22.17.1')).toBeDefined();
+    expect(nodeVersionProblem('22.18.0')).toBeUndefined();
   });
 });
 

@@ -1,4 +1,5 @@
 import { Agent } from 'node:https';
+import type { CostExplorerClient } from '@aws-sdk/client-cost-explorer';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { STSClient } from '@aws-sdk/client-sts';
@@ -7,22 +8,25 @@ import type { CloudInput } from '../index.ts';
 
 /**
  * The AWS SDK clients of one credential, made on first use and kept: one EC2 client per region (the region is part
- * of the SigV4 scope), S3 clients per bucket region, one STS client in the home region. SDKs are imported here, on
- * demand, never at module load.
+ * of the SigV4 scope), S3 clients per bucket region, one STS client in the home region, one Cost Explorer client in
+ * us-east-1 (CE's only endpoint). SDKs are imported here, on demand, never at module load.
  */
 export type AwsSecretInput =
   | { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
   | { roleArn: string; externalId?: string; accessKeyId?: string; secretAccessKey?: string };
 
 export class AwsClients {
+  private readonly input: CloudInput;
   private readonly ec2 = new Map<string, EC2Client>();
   private readonly s3 = new Map<string, S3Client>();
   private sts?: STSClient;
+  private ce?: CostExplorerClient;
   private credentials?: Promise<AwsCredentialIdentity | AwsCredentialIdentityProvider>;
   readonly home: string;
   private readonly base: Record<string, unknown>;
 
-  constructor(private readonly input: CloudInput, ca?: string) {
+  constructor(input: CloudInput, ca?: string) {
+    this.input = input;
     this.home = input.region || 'us-east-1';
     const endpoint = input.endpoints?.api;
     this.base = {
@@ -61,6 +65,15 @@ export class AwsClients {
       this.sts = new STSClient({ ...this.base, region: this.home, credentials: await this.credentialsProvider() });
     }
     return this.sts;
+  }
+
+  /** Cost Explorer answers in us-east-1 only, whatever the credential's home region. */
+  async ceClient(): Promise<CostExplorerClient> {
+    if (!this.ce) {
+      const { CostExplorerClient } = await import('@aws-sdk/client-cost-explorer');
+      this.ce = new CostExplorerClient({ ...this.base, region: 'us-east-1', credentials: await this.credentialsProvider() });
+    }
+    return this.ce;
   }
 
   private credentialsProvider(): Promise<AwsCredentialIdentity | AwsCredentialIdentityProvider> {

@@ -20,6 +20,8 @@ const THROTTLING = new Set([
   'SlowDown',
   'EC2ThrottledException',
   'BandwidthLimitExceeded',
+  // Cost Explorer's (HTTP 400) answer to too many requests.
+  'LimitExceededException',
 ]);
 
 const AUTH = new Set([

@@ -1,12 +1,14 @@
 import { positive, type AdapterDeps, type CloudInput, type OpenedCloud } from '../index.ts';
 import type { ObservedItem, Scope } from '../ports.ts';
 import { AwsClients } from './clients.ts';
+import { awsCost } from './cost.ts';
 import { translateAwsError } from './errors.ts';
 import { EC2_KINDS, listBuckets, listEc2 } from './listers.ts';
 
 /**
- * AWS: EC2 instances, volumes, VPCs, subnets and security groups per region, S3 buckets once for the account.
- * Every call goes through the shared budget of `${credentialId}:${region}:${service}`.
+ * AWS: EC2 instances, volumes, VPCs, subnets and security groups per region, S3 buckets once for the account, and
+ * daily cost from Cost Explorer (cost.ts). Every call goes through the shared budget of
+ * `${credentialId}:${region}:${service}` (Cost Explorer: `${credentialId}:us-east-1:ce`).
  */
 export const S3_KIND = 's3:bucket';
 
@@ -38,6 +40,7 @@ export function openAws(input: CloudInput, deps: AdapterDeps): OpenedCloud {
         return scope.kind === S3_KIND ? listBuckets(ctx, input.regions ?? undefined, signal) : listEc2(ctx, scope, signal);
       },
     },
+    cost: awsCost({ input, clients, deps, call }),
     health: {
       async probe(signal?: AbortSignal): Promise<void> {
         const sts = await clients.stsClient();

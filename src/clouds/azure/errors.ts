@@ -44,3 +44,40 @@ export function translateAzureError(err: unknown): Error {
 function firstLine(message: string): string {
   return message.split('\n')[0]!.slice(0, 500);
 }
+
+/** Cost Management's throttling headers, one per quota; the longest wait is the one that lets the next query through. */
+const COST_RETRY_AFTER = [
+  'retry-after',
+  'x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after',
+  'x-ms-ratelimit-microsoft.costmanagement-entity-retry-after',
+  'x-ms-ratelimit-microsoft.costmanagement-tenant-retry-after',
+  'x-ms-ratelimit-microsoft.costmanagement-clienttype-retry-after',
+];
+
+/**
+ * The Cost Management Query API's errors: 429 with its per-quota retry-after headers; RBACAccessDenied (Cost
+ * Management's own 401) and AuthorizationFailed (ARM's 403) mean the app may sign in but not read cost data, so the
+ * message names the role to grant. Everything else as translateAzureError.
+ */
+export function costErrorTranslator(clientId: string, subscriptionId: string): (err: unknown) => Error {
+  return (err: unknown): Error => {
+    const e = (err ?? {}) as AzureLikeError;
+    const status = e.statusCode;
+    const what = `Azure ${e.code ?? e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}: ${firstLine(e.details?.error?.message ?? e.message ?? String(err))}`;
+    if (status === 429) {
+      let wait: number | undefined;
+      for (const header of COST_RETRY_AFTER) {
+        const ms = retryAfterMs(e.response?.headers?.get?.(header));
+        if (ms !== undefined && (wait === undefined || ms > wait)) wait = ms;
+      }
+      return new CloudThrottledError(what, wait, err);
+    }
+    if ((status === 401 || status === 403) && (e.code === 'RBACAccessDenied' || e.code === 'AuthorizationFailed')) {
+      return new CloudAuthError(withHint(what,
+        `The app registration '${clientId}' may not read cost data: grant it the 'Cost Management Reader' role on the subscription `
+        + `(Azure portal: Subscriptions > ${subscriptionId} > Access control (IAM) > Add role assignment; or `
+        + `az role assignment create --assignee ${clientId} --role "Cost Management Reader" --scope /subscriptions/${subscriptionId})`), err);
+    }
+    return translateAzureError(err);
+  };
+}

@@ -1,7 +1,9 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import type { NetworkManagementClient } from '@azure/arm-network';
+import type { ClientSecretCredential } from '@azure/identity';
 import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../index.ts';
 import type { ObservedItem, Scope } from '../ports.ts';
+import { azureCost } from './cost.ts';
 import { translateAzureError } from './errors.ts';
 import { diskItem, virtualMachineItem, virtualNetworkItem } from './normalize.ts';
 
@@ -54,7 +56,10 @@ export function openAzure(input: CloudInput, deps: AdapterDeps): OpenedCloud {
   const key = (service: string) => `${input.credentialId}:global:${service}`;
   const locations = input.regions?.length ? new Set(input.regions.map(locationKey)) : undefined;
   let clients: Promise<Clients> | undefined;
-  const open = () => (clients ??= createClients(input, secret, deps.tls?.ca));
+  // One credential (and so one token cache) for the ARM clients and the cost queries.
+  let credential: Promise<ClientSecretCredential> | undefined;
+  const signIn = () => (credential ??= createCredential(input, secret, deps.tls?.ca));
+  const open = () => (clients ??= createClients(input, secret, signIn, deps.tls?.ca));
 
   return {
     inventory: {
@@ -80,25 +85,30 @@ export function openAzure(input: CloudInput, deps: AdapterDeps): OpenedCloud {
         await call(key('network'), (s) => firstOf(c.network.virtualNetworks.listAll({ abortSignal: s }).byPage()), signal);
       },
     },
+    cost: azureCost(input, secret, signIn, deps),
   };
 }
 
 /** 'West Europe' and 'westeurope' name the same location. */
 const locationKey = (l: string) => l.toLowerCase().replace(/\s+/g, '');
 
-async function createClients(input: CloudInput, secret: AzureSecretInput, ca?: string): Promise<Clients> {
-  const [{ ClientSecretCredential }, { ComputeManagementClient }, { NetworkManagementClient }] = await Promise.all([
-    import('@azure/identity'),
-    import('@azure/arm-compute'),
-    import('@azure/arm-network'),
-  ]);
+async function createCredential(input: CloudInput, secret: AzureSecretInput, ca?: string): Promise<ClientSecretCredential> {
+  const { ClientSecretCredential } = await import('@azure/identity');
   const authorityHost = input.endpoints?.authorityHost;
-  const tls = ca ? { tlsOptions: { ca } } : {};
-  const credential = new ClientSecretCredential(secret.tenantId, secret.clientId, secret.clientSecret, {
-    ...tls,
+  return new ClientSecretCredential(secret.tenantId, secret.clientId, secret.clientSecret, {
+    ...(ca && { tlsOptions: { ca } }),
     // With its own authority, MSAL would otherwise ask login.microsoftonline.com whether that authority exists.
     ...(authorityHost && { authorityHost, disableInstanceDiscovery: true }),
   });
+}
+
+async function createClients(input: CloudInput, secret: AzureSecretInput, signIn: () => Promise<ClientSecretCredential>, ca?: string): Promise<Clients> {
+  const [credential, { ComputeManagementClient }, { NetworkManagementClient }] = await Promise.all([
+    signIn(),
+    import('@azure/arm-compute'),
+    import('@azure/arm-network'),
+  ]);
+  const tls = ca ? { tlsOptions: { ca } } : {};
   const api = input.endpoints?.api;
   const options = {
     ...tls,

@@ -1,4 +1,5 @@
 import type { CallOptions } from 'google-gax';
+import type { JWT } from 'google-auth-library';
 import type { DisksClient } from '@google-cloud/compute/build/src/v1/disks_client.js';
 import type { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
 import type { NetworksClient } from '@google-cloud/compute/build/src/v1/networks_client.js';
@@ -33,16 +34,11 @@ interface ServiceAccountKey {
   private_key_id?: string;
 }
 
-export async function openGcpClients(input: CloudInput, secret: GcpSecretInput): Promise<GcpClients> {
+/** The service account's self-signed-JWT auth client, shared by the Compute clients and BigQuery (cost.ts). */
+export async function gcpAuthClient(secret: GcpSecretInput): Promise<JWT> {
   const key = JSON.parse(secret.serviceAccountJson) as ServiceAccountKey;
   if (!key.client_email || !key.private_key) throw new Error('it needs client_email and private_key (a service account key file)');
-  const [{ JWT }, { InstancesClient }, { DisksClient }, { NetworksClient }, { RegionsClient }] = await Promise.all([
-    import('google-auth-library'),
-    import('@google-cloud/compute/build/src/v1/instances_client.js'),
-    import('@google-cloud/compute/build/src/v1/disks_client.js'),
-    import('@google-cloud/compute/build/src/v1/networks_client.js'),
-    import('@google-cloud/compute/build/src/v1/regions_client.js'),
-  ]);
+  const { JWT } = await import('google-auth-library');
   const authClient = new JWT({
     email: key.client_email,
     key: key.private_key,
@@ -50,6 +46,17 @@ export async function openGcpClients(input: CloudInput, secret: GcpSecretInput):
     scopes: ['https://www.googleapis.com/auth/cloud-platform'],
   });
   authClient.useJWTAccessWithScope = true;
+  return authClient;
+}
+
+export async function openGcpClients(input: CloudInput, secret: GcpSecretInput): Promise<GcpClients> {
+  const [authClient, { InstancesClient }, { DisksClient }, { NetworksClient }, { RegionsClient }] = await Promise.all([
+    gcpAuthClient(secret),
+    import('@google-cloud/compute/build/src/v1/instances_client.js'),
+    import('@google-cloud/compute/build/src/v1/disks_client.js'),
+    import('@google-cloud/compute/build/src/v1/networks_client.js'),
+    import('@google-cloud/compute/build/src/v1/regions_client.js'),
+  ]);
   const options = { authClient, projectId: secret.projectId, ...endpointOptions(input.endpoints?.api) };
   const instances = new InstancesClient(options);
   const disks = new DisksClient(options);

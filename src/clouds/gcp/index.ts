@@ -2,6 +2,7 @@ import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../index.t
 import { DEFAULT_TIMEOUT_MS, positive } from '../index.ts';
 import { CloudAuthError, type ObservedItem, type Scope } from '../ports.ts';
 import { openGcpClients, type GcpClients } from './clients.ts';
+import { openGcpCost } from './cost.ts';
 import { translateGcpError } from './errors.ts';
 import { diskItem, instanceItem, networkItem, regionOfZone } from './normalize.ts';
 
@@ -84,5 +85,6 @@ export function openGcp(input: CloudInput, deps: AdapterDeps): OpenedCloud {
         await call(key, () => c.regions.list({ project, maxResults: 1 }, callOptions), signal);
       },
     },
+    cost: openGcpCost(input, secret, deps),
   };
 }

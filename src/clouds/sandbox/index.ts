@@ -3,7 +3,8 @@ import type { OpenedCloud } from '../index.ts';
 /**
  * The sandbox provider has no cloud account behind it: its resources are `terraform_data` objects that live only in
  * Terraform state, which Skyloft already knows exactly. So there is nothing to list (an empty inventory, whose
- * completed scopes mark nothing deleted because nothing was ever listed) and nothing that could be unhealthy.
+ * completed scopes mark nothing deleted because nothing was ever listed), nothing that could be unhealthy, and
+ * nothing billed.
  */
 export function openSandbox(): OpenedCloud {
   return {
@@ -12,5 +13,6 @@ export function openSandbox(): OpenedCloud {
       list: async function* () {},
     },
     health: { probe: async () => {} },
+    cost: { collect: async function* () {} },
   };
 }

@@ -3,6 +3,8 @@ import { Migration0002Provisioning } from './0002-provisioning.ts';
 import { Migration0003Inventory } from './0003-inventory.ts';
 import { Migration0004Health } from './0004-health.ts';
 import { Migration0005Schedules } from './0005-schedules.ts';
+import { Migration0006InventoryFillfactor } from './0006-inventory-fillfactor.ts';
+import { Migration0007Cost } from './0007-cost.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -11,4 +13,6 @@ export const migrations = [
   { name: '0003-inventory', class: Migration0003Inventory },
   { name: '0004-health', class: Migration0004Health },
   { name: '0005-schedules', class: Migration0005Schedules },
+  { name: '0006-inventory-fillfactor', class: Migration0006InventoryFillfactor },
+  { name: '0007-cost', class: Migration0007Cost },
 ];

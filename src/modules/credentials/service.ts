@@ -55,7 +55,11 @@ function sealSecret(ring: KeyRing, c: { accountId: string; id: string }, secret:
 }
 
 export class CredentialService {
-  constructor(private readonly ring: KeyRing) {}
+  private readonly ring: KeyRing;
+
+  constructor(ring: KeyRing) {
+    this.ring = ring;
+  }
 
   async create(em: Em, actor: Actor, input: NewCredential): Promise<Credential> {
     if (input.endpoints?.authorityHost && input.provider !== 'azure') {

@@ -4,6 +4,7 @@ import type { Em } from '../../db/orm.ts';
 import type { AppDeps } from '../../http/deps.ts';
 import { errorResponses, page, pageQuery } from '../../http/schemas.ts';
 import { iso } from '../../shared/time.ts';
+import { sql } from 'kysely';
 import { Credential } from '../credentials/entity.ts';
 import { HEALTH_STATUSES, type HealthCheck } from './entity.ts';
 
@@ -29,6 +30,20 @@ const view = (c: HealthCheck, provider: string) => ({
   checkedAt: iso(c.checkedAt),
 });
 
+const billingSchema = z.object({
+  status: z.enum(['ok', 'error', 'unknown']).describe('from the latest finished cost collection: can this credential read billing data?'),
+  error: z.string().nullable(),
+  checkedAt: z.string().nullable(),
+});
+
+/** Billing access of each credential, as its latest finished cost collection found it. */
+async function billingAccess(em: Em, accountId: string): Promise<Map<string, z.infer<typeof billingSchema>>> {
+  const { rows } = await sql<{ credential_id: string; status: string; error: string | null; finished_at: Date }>`
+    select distinct on (credential_id) credential_id, status, error, finished_at from cost_runs
+     where account_id = ${accountId} and status in ('succeeded', 'failed') order by credential_id, id desc`.execute(em.getKysely());
+  return new Map(rows.map((r) => [r.credential_id, { status: r.status === 'succeeded' ? 'ok' : 'error', error: r.error, checkedAt: iso(r.finished_at) }]));
+}
+
 export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const tags = ['health'];
   const providers = async (em: Em, ids: string[]) =>
@@ -36,11 +51,17 @@ export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('/providers', {
       config: { minRole: 'viewer' },
-      schema: { tags, summary: 'The latest check of every credential', response: { 200: z.object({ items: z.array(checkSchema) }), ...errorResponses } },
+      schema: {
+        tags,
+        summary: "The latest check of every credential, with its billing access as the latest cost collection found it",
+        response: { 200: z.object({ items: z.array(checkSchema.extend({ billing: billingSchema })) }), ...errorResponses },
+      },
     }, async (req) => {
       const latest = await deps.health.latest(req.em, req.actor.accountId);
       const byId = await providers(req.em, latest.map((c) => c.credentialId));
-      return { items: latest.map((c) => view(c, byId.get(c.credentialId) ?? 'unknown')) };
+      const billing = await billingAccess(req.em, req.actor.accountId);
+      const unknown = { status: 'unknown' as const, error: null, checkedAt: null };
+      return { items: latest.map((c) => ({ ...view(c, byId.get(c.credentialId) ?? 'unknown'), billing: billing.get(c.credentialId) ?? unknown })) };
     });
 
     app.get('/providers/:credentialId/history', {

@@ -19,11 +19,15 @@ export const HEALTH_HISTORY_LIMIT = 500;
  * SKYLOFT_HEALTH_SLOW_MS or throttled; error when the cloud refuses the credential or cannot be reached.
  */
 export class HealthService {
-  constructor(
-    private readonly queues: Queues,
-    private readonly log: Logger,
-    private readonly slowMs: number,
-  ) {}
+  private readonly queues: Queues;
+  private readonly log: Logger;
+  private readonly slowMs: number;
+
+  constructor(queues: Queues, log: Logger, slowMs: number) {
+    this.queues = queues;
+    this.log = log;
+    this.slowMs = slowMs;
+  }
 
   /** Queues one check per credential (all of the account's, or one); answers the check ids. */
   async request(em: Em, accountId: string, credentialId?: string): Promise<string[]> {

@@ -18,10 +18,13 @@ import { tombstoneUnseen, upsertPage, type ScopeRun } from './store.ts';
  * fans out one scope job per (region, kind) under a finishing parent (a BullMQ flow).
  */
 export class SyncService {
-  constructor(
-    private readonly queues: Queues,
-    private readonly log: Logger,
-  ) {}
+  private readonly queues: Queues;
+  private readonly log: Logger;
+
+  constructor(queues: Queues, log: Logger) {
+    this.queues = queues;
+    this.log = log;
+  }
 
   async start(em: Em, actor: Actor, credentialId?: string): Promise<string[]> {
     const runIds: string[] = [];

@@ -37,10 +37,13 @@ const ACTIVE: Operation['status'][] = ['queued', 'running', 'awaiting_approval']
  * enqueue fails (Redis down) the request is still accepted and the reconciler enqueues it later.
  */
 export class ProvisioningService {
-  constructor(
-    private readonly queues: Queues,
-    private readonly log: Logger,
-  ) {}
+  private readonly queues: Queues;
+  private readonly log: Logger;
+
+  constructor(queues: Queues, log: Logger) {
+    this.queues = queues;
+    this.log = log;
+  }
 
   async create(em: Em, actor: Actor, input: NewResource, idempotencyKey?: string) {
     const requestHash = createHash('sha256').update(JSON.stringify(['create', input])).digest('hex');

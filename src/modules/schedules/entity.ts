@@ -1,7 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { timestamps } from '../../db/columns.ts';
 
-export const DEFAULT_SCHEDULE = { inventoryMinutes: 15, healthMinutes: 5, costCron: '0 3 * * *' };
+export const DEFAULT_SCHEDULE = { inventoryMinutes: 15, healthMinutes: 5, costCron: '0 2 * * *' };
 
 export const AccountSchedule = defineEntity({
   name: 'AccountSchedule',

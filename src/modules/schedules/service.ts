@@ -8,15 +8,19 @@ import { AccountSchedule, DEFAULT_SCHEDULE } from './entity.ts';
 
 export type Schedule = typeof DEFAULT_SCHEDULE;
 
-const schedulerIds = (credentialId: string) => ({ sync: `inventory_${credentialId}`, health: `health_${credentialId}` });
+const schedulerIds = (credentialId: string) => ({ sync: `inventory_${credentialId}`, health: `health_${credentialId}`, cost: `cost_${credentialId}` });
 
 /**
- * Each credential's repeatable inventory sync and health check, as BullMQ job schedulers whose ids derive from the
+ * Each credential's repeatable inventory sync, health check and cost collection (a cron in UTC), as BullMQ job schedulers whose ids derive from the
  * credential: upserting one is idempotent, so restarts and several scheduler processes never duplicate a schedule.
  * The database (credentials + account_schedules) is the truth; `reconcile` makes Redis match it.
  */
 export class ScheduleService {
-  constructor(private readonly queues: Queues) {}
+  private readonly queues: Queues;
+
+  constructor(queues: Queues) {
+    this.queues = queues;
+  }
 
   async get(em: Em, accountId: string): Promise<Schedule> {
     const row = await em.findOne(AccountSchedule, { accountId });
@@ -38,6 +42,7 @@ export class ScheduleService {
     const ids = schedulerIds(credentialId);
     const sync = catalog['scheduled-sync'];
     const health = catalog['scheduled-health'];
+    const cost = catalog['scheduled-cost'];
     await this.queues.get(sync.queue).upsertJobScheduler(ids.sync, { every: schedule.inventoryMinutes * 60_000 }, {
       name: 'scheduled-sync',
       data: { credentialId },
@@ -48,12 +53,18 @@ export class ScheduleService {
       data: { credentialId },
       opts: { removeOnComplete: health.options.removeOnComplete, removeOnFail: health.options.removeOnFail },
     });
+    await this.queues.get(cost.queue).upsertJobScheduler(ids.cost, { pattern: schedule.costCron, tz: 'UTC' }, {
+      name: 'scheduled-cost',
+      data: { credentialId },
+      opts: { removeOnComplete: cost.options.removeOnComplete, removeOnFail: cost.options.removeOnFail },
+    });
   }
 
   async removeFor(credentialId: string): Promise<void> {
     const ids = schedulerIds(credentialId);
     await this.queues.get(catalog['scheduled-sync'].queue).removeJobScheduler(ids.sync);
     await this.queues.get(catalog['scheduled-health'].queue).removeJobScheduler(ids.health);
+    await this.queues.get(catalog['scheduled-cost'].queue).removeJobScheduler(ids.cost);
   }
 
   /** Makes Redis match the database: a scheduler per live credential with its account's intervals, none for others. */
@@ -66,7 +77,7 @@ export class ScheduleService {
     }
     const live = new Set(credentials.flatMap((c) => Object.values(schedulerIds(c.id))));
     let removed = 0;
-    for (const queue of [catalog['scheduled-sync'].queue, catalog['scheduled-health'].queue]) {
+    for (const queue of [catalog['scheduled-sync'].queue, catalog['scheduled-health'].queue, catalog['scheduled-cost'].queue]) {
       for (const scheduler of await this.queues.get(queue).getJobSchedulers(0, -1)) {
         if (!live.has(scheduler.key)) {
           await this.queues.get(queue).removeJobScheduler(scheduler.key);

@@ -6,8 +6,11 @@ import { StateLock } from './entities.ts';
 
 /** 423 with the holder's lock JSON as the body: what terraform's http backend expects. */
 export class StateLockedError extends AppError {
-  constructor(readonly holderInfo: Record<string, unknown>) {
+  readonly holderInfo: Record<string, unknown>;
+
+  constructor(holderInfo: Record<string, unknown>) {
     super('state_locked', 423, 'The state is locked by another holder', { details: holderInfo });
+    this.holderInfo = holderInfo;
   }
 }
 

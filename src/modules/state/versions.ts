@@ -41,10 +41,13 @@ function parseState(body: Buffer): { serial: number; lineage: string } {
 }
 
 export class StateStore {
-  constructor(
-    private readonly ring: KeyRing,
-    private readonly retention: number,
-  ) {}
+  private readonly ring: KeyRing;
+  private readonly retention: number;
+
+  constructor(ring: KeyRing, retention: number) {
+    this.ring = ring;
+    this.retention = retention;
+  }
 
   /**
    * Stores an accepted POST as the next version. The resource row is locked for the whole write, so versions

@@ -1,11 +1,21 @@
 import type { Fault } from '../faults.ts';
 import { escapeXml, requestId, xml, type Response } from '../http.ts';
 
-/** Each AWS service's own error document: EC2's <Response><Errors>, STS's <ErrorResponse>, S3's bare <Error>. */
-export type AwsService = 'ec2' | 'sts' | 's3';
+/**
+ * Each AWS service's own error document: EC2's <Response><Errors>, STS's <ErrorResponse>, S3's bare <Error>, and the
+ * JSON 1.1 protocol's `{"__type", "message"}` with the `x-amzn-errortype` header (Cost Explorer).
+ */
+export type AwsService = 'ec2' | 'sts' | 's3' | 'ce';
 
 export function awsError(service: AwsService, status: number, code: string, message: string): Response {
   const id = requestId();
+  if (service === 'ce') {
+    return {
+      status,
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-requestid': id, 'x-amzn-errortype': `${code}:http://internal.amazon.com/coral/com.amazon.coral.service/` },
+      body: JSON.stringify({ __type: code, message }),
+    };
+  }
   const msg = escapeXml(message);
   if (service === 'ec2') {
     return xml(status, `<Response><Errors><Error><Code>${code}</Code><Message>${msg}</Message></Error></Errors><RequestID>${id}</RequestID></Response>`);
@@ -21,6 +31,7 @@ export function awsError(service: AwsService, status: number, code: string, mess
 export function authError(service: AwsService, accessKeyId: string): Response {
   if (service === 'ec2') return awsError('ec2', 401, 'AuthFailure', 'AWS was not able to validate the provided access credentials');
   if (service === 'sts') return awsError('sts', 403, 'InvalidClientTokenId', 'The security token included in the request is invalid.');
+  if (service === 'ce') return awsError('ce', 400, 'UnrecognizedClientException', 'The security token included in the request is invalid.');
   return awsError('s3', 403, 'InvalidAccessKeyId', `The AWS Access Key Id you provided does not exist in our records. (${accessKeyId})`);
 }
 
@@ -31,6 +42,7 @@ export function faultResponse(service: AwsService, fault: Fault, accessKeyId: st
     case 'throttle':
       if (service === 'ec2') return awsError('ec2', 503, 'RequestLimitExceeded', 'Request limit exceeded.');
       if (service === 'sts') return awsError('sts', 400, 'Throttling', 'Rate exceeded');
+      if (service === 'ce') return awsError('ce', 400, 'LimitExceededException', 'You made too many calls in a short period of time. Try again later.');
       return awsError('s3', 503, 'SlowDown', 'Please reduce your request rate.');
     default: {
       const status = fault.status ?? 503;
@@ -40,6 +52,9 @@ export function faultResponse(service: AwsService, fault: Fault, accessKeyId: st
           : awsError('ec2', status, 'InternalError', 'An internal error has occurred');
       }
       if (service === 'sts') return awsError('sts', status, status === 503 ? 'ServiceUnavailable' : 'InternalFailure', 'Service is unavailable');
+      if (service === 'ce') {
+        return awsError('ce', status, status === 503 ? 'ServiceUnavailableException' : 'InternalFailure', status === 503 ? 'Service is unavailable' : 'The request processing has failed because of an unknown error, exception or failure.');
+      }
       return awsError('s3', status, status === 503 ? 'ServiceUnavailable' : 'InternalError', 'We encountered an internal error. Please try again.');
     }
   }

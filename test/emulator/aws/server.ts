@@ -2,6 +2,8 @@ import type { Faults } from '../faults.ts';
 import type { Fleet } from '../fleet.ts';
 import { form, type Handler, type Request, type Response } from '../http.ts';
 import type { Resolved } from '../options.ts';
+import type { Spend } from '../spend.ts';
+import { ce, ceOperation } from './cost.ts';
 import { ec2 } from './ec2.ts';
 import { authError, awsError, faultResponse, type AwsService } from './errors.ts';
 import type { AwsKeys } from './keys.ts';
@@ -25,17 +27,18 @@ function credentialScope(req: Request): Scope | undefined {
 }
 
 function serviceOf(req: Request, scope: Scope | undefined, params: URLSearchParams): AwsService {
-  if (scope?.service === 's3' || scope?.service === 'sts' || scope?.service === 'ec2') return scope.service;
+  if (scope?.service === 's3' || scope?.service === 'sts' || scope?.service === 'ec2' || scope?.service === 'ce') return scope.service;
   if (req.method === 'GET') return 's3';
+  if (ceOperation(req) !== undefined) return 'ce';
   return STS_ACTIONS.has(params.get('Action') ?? '') ? 'sts' : 'ec2';
 }
 
-export function awsHandler(fleet: Fleet, faults: Faults, keys: AwsKeys, opts: Resolved): Handler {
+export function awsHandler(fleet: Fleet, spend: Spend, faults: Faults, keys: AwsKeys, opts: Resolved): Handler {
   return async (req): Promise<Response> => {
     const scope = credentialScope(req);
     const params = req.method === 'POST' ? form(req.body) : req.url.searchParams;
     const service = serviceOf(req, scope, params);
-    const operation = service === 's3' ? s3Operation(req.method, req.url) : (params.get('Action') ?? 'Unknown');
+    const operation = service === 's3' ? s3Operation(req.method, req.url) : service === 'ce' ? (ceOperation(req) ?? 'Unknown') : (params.get('Action') ?? 'Unknown');
     const region = scope?.region ?? 'us-east-1';
     const fault = await faults.enter('aws', operation, region);
     const accessKeyId = scope?.accessKeyId ?? '';
@@ -53,6 +56,7 @@ export function awsHandler(fleet: Fleet, faults: Faults, keys: AwsKeys, opts: Re
     }
     if (service === 'sts') return sts(operation, params, check.principal, keys, opts);
     if (service === 's3') return s3(operation, req.url, check.principal, fleet);
+    if (service === 'ce') return ce(operation, req.body, check.principal, accessKeyId, spend);
     return ec2(operation, params, region, check.principal.accountId, fleet, opts);
   };
 }

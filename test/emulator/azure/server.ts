@@ -2,6 +2,8 @@ import type { Fault, Faults } from '../faults.ts';
 import { InvalidPageToken, type Fleet, type Item, type Scope } from '../fleet.ts';
 import { json, type Handler, type Request, type Response } from '../http.ts';
 import type { Resolved } from '../options.ts';
+import type { Spend } from '../spend.ts';
+import { COST_OPERATION, COST_PATH, costFault, costQuery } from './cost.ts';
 import { aadError, armError, type AzureIdentity } from './identity.ts';
 import { diskJson, locationJson, resourceGroup, virtualMachineJson, virtualNetworkJson, type ArmContext } from './resources.ts';
 
@@ -18,24 +20,26 @@ const LISTS: Record<string, { kind: string; operation: string; render: (it: Item
 
 const LIST_PATH = /^\/subscriptions\/([^/]+)(?:\/resourceGroups\/([^/]+))?\/providers\/(Microsoft\.\w+\/\w+)\/?$/i;
 
-export function azureHandler(fleet: Fleet, faults: Faults, identity: AzureIdentity, opts: Resolved): Handler {
+export function azureHandler(fleet: Fleet, spend: Spend, faults: Faults, identity: AzureIdentity, opts: Resolved): Handler {
   const a = opts.azure;
   return async (req): Promise<Response> => {
     const path = req.url.pathname;
     const oidc = /^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/.exec(path);
     const token = /^\/([^/]+)\/oauth2\/v2\.0\/token$/.exec(path);
-    const list = LIST_PATH.exec(path);
+    const cost = COST_PATH.exec(path);
+    const list = cost ? null : LIST_PATH.exec(path);
     const subscription = /^\/subscriptions(?:\/([^/]+))?(\/locations)?\/?$/.exec(path);
-    const operation = oidc ? 'openid-configuration' : token ? 'token' : list ? (LISTS[list[3]!]?.operation ?? 'unknown')
+    const operation = cost ? COST_OPERATION : oidc ? 'openid-configuration' : token ? 'token' : list ? (LISTS[list[3]!]?.operation ?? 'unknown')
       : subscription?.[2] ? 'locations.list' : subscription?.[1] ? 'subscriptions.get' : subscription ? 'subscriptions.list' : 'unknown';
     const fault = await faults.enter('azure', operation);
-    if (fault) return faultResponse(fault, operation);
+    if (fault) return (cost && costFault(fault)) || faultResponse(fault, operation);
 
     if (oidc && req.method === 'GET') return identity.openidConfiguration(req.url.origin, oidc[1]!);
     if (token && req.method === 'POST') return identity.token(req, token[1]!);
 
     const auth = identity.check(req.headers.authorization);
     if (!auth.ok) return auth.response;
+    if (cost) return costQuery(req, cost[1]!, spend, a);
     if (req.method !== 'GET') return armError(405, 'MethodNotAllowed', `The emulator only implements list reads, not ${req.method} ${path}`);
     if (!req.url.searchParams.get('api-version')) {
       return armError(400, 'MissingApiVersionParameter', 'The api-version query parameter (?api-version=) is required for all requests.');

@@ -2,6 +2,8 @@ import type { Fault, Faults } from '../faults.ts';
 import { InvalidPageToken, type Fleet, type Item } from '../fleet.ts';
 import { json, type Handler, type Response } from '../http.ts';
 import type { Resolved } from '../options.ts';
+import type { Spend } from '../spend.ts';
+import { bigQueryHandler, isBigQuery } from './cost.ts';
 import type { GcpOAuth } from './oauth.ts';
 import { diskJson, instanceJson, networkJson, regionJson, regionOf, type GceContext } from './resources.ts';
 
@@ -18,11 +20,13 @@ const AGGREGATED: Record<string, { kind: string; field: string; listKind: string
 
 const ROUTE = /^\/compute\/v1\/projects\/([^/]+)\/(aggregated\/(instances|disks)|global\/networks|regions)\/?$/;
 
-export function gcpHandler(fleet: Fleet, faults: Faults, oauth: GcpOAuth, opts: Resolved): Handler {
+export function gcpHandler(fleet: Fleet, spend: Spend, faults: Faults, oauth: GcpOAuth, opts: Resolved): Handler {
   const g = opts.gcp;
   const regions = [...new Set(g.zones.map(regionOf))];
+  const bigquery = bigQueryHandler(spend, faults, oauth, opts);
   return async (req): Promise<Response> => {
     const path = req.url.pathname;
+    if (isBigQuery(path)) return bigquery(req);
     const route = ROUTE.exec(path);
     const isToken = req.method === 'POST' && (path === '/token' || path === '/oauth2/v4/token');
     const operation = isToken ? 'token'

@@ -1,0 +1,256 @@
+import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
+import { gunzip as gunzipCb } from 'node:zlib';
+import type { BigQuery, BigQueryOptions, Job } from '@google-cloud/bigquery';
+import { UnprocessableError } from '../../shared/errors.ts';
+import type { AdapterDeps, CloudInput } from '../index.ts';
+import { DEFAULT_TIMEOUT_MS, positive } from '../index.ts';
+import { CloudAuthError, CloudUnavailableError, type CostLine, type CostProgress, type CostRange, type CostReader } from '../ports.ts';
+import { gcpAuthClient } from './clients.ts';
+import { translateBigQueryError, type BigQueryContext } from './errors.ts';
+import type { GcpSecretInput } from './index.ts';
+
+/**
+ * GCP cost from the Cloud Billing export to BigQuery. The credential's options name the export:
+ * `billingDataset` ("dataset" in the credential's project, or "project.dataset") and `billingTable`.
+ *
+ * One query job per collection (BigQuery bills a query by the bytes it scans; result pages are free), grouped by
+ * (usage day, service, resource, project, currency), so every line's key is unique. Its results are then read page by
+ * page (jobs.getQueryResults with maxResults/pageToken, rows left unparsed by the SDK) and each page is yielded as it
+ * arrives. Amounts are summed in BigQuery as NUMERIC (the export's cost is FLOAT64) and cast to STRING, so they arrive
+ * as exact decimal strings.
+ *
+ * The detailed usage cost export (gcp_billing_export_resource_v1_*) carries resource.global_name; the standard one
+ * (gcp_billing_export_v1_*) has no resource column, so its lines have no resource and a notice says so.
+ *
+ * Options: `costPageSize` (rows per result page, default 10,000), `billingLocation` (the dataset's location, only
+ * needed to recover a job whose insert answer was lost in a region other than US/EU).
+ */
+const gunzip = promisify(gunzipCb);
+const DEFAULT_PAGE = 10_000;
+const MAX_PAGE = 100_000;
+const PROJECT = /^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+const DATASET = /^[A-Za-z0-9_]{1,1024}$/;
+const TABLE = /^[A-Za-z0-9_-]{1,1024}$/;
+/** jobComplete false answers (each after the server's 10 s wait) before giving up. */
+const MAX_WAITS = 90;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const GCE_INSTANCE = '//compute.googleapis.com/';
+
+interface BillingTable {
+  project: string;
+  dataset: string;
+  table: string;
+  /** The standard export: no resource-level columns. */
+  standard: boolean;
+}
+
+/** The export table from the credential's options, or an UnprocessableError saying what to set. */
+export function billingTable(options: Record<string, unknown> | undefined, defaultProject: string): BillingTable {
+  const ds = options?.billingDataset;
+  const table = options?.billingTable;
+  const help = 'Set the credential options billingDataset ("dataset" or "project.dataset") and billingTable (e.g. gcp_billing_export_resource_v1_XXXXXX_XXXXXX_XXXXXX) to the Cloud Billing export to BigQuery';
+  if (typeof ds !== 'string' || !ds || typeof table !== 'string' || !table) {
+    throw new UnprocessableError(`GCP cost needs the Cloud Billing BigQuery export. ${help}`);
+  }
+  const dot = ds.lastIndexOf('.');
+  const project = dot >= 0 ? ds.slice(0, dot) : defaultProject;
+  const dataset = dot >= 0 ? ds.slice(dot + 1) : ds;
+  if (!PROJECT.test(project)) throw new UnprocessableError(`GCP billingDataset '${ds}': '${project}' is not a project id. ${help}`);
+  if (!DATASET.test(dataset)) throw new UnprocessableError(`GCP billingDataset '${ds}': '${dataset}' is not a dataset name (letters, digits and underscores). ${help}`);
+  if (!TABLE.test(table)) throw new UnprocessableError(`GCP billingTable '${table}' is not a table name (letters, digits, underscores and dashes). ${help}`);
+  return { project, dataset, table, standard: table.startsWith('gcp_billing_export_v1_') };
+}
+
+/** The one query of a collection; the table reference is validated, the dates are parameters. */
+export function costQuery(t: BillingTable): string {
+  const resource = t.standard ? 'CAST(NULL AS STRING)' : 'resource.global_name';
+  return [
+    "SELECT FORMAT_DATE('%F', DATE(usage_start_time)) AS day, service.description AS service,",
+    `${resource} AS resource, IFNULL(project.id, billing_account_id) AS project, currency,`,
+    'CAST(SUM(CAST(cost AS NUMERIC)) + SUM(IFNULL((SELECT SUM(CAST(c.amount AS NUMERIC)) FROM UNNEST(credits) c), 0)) AS STRING) AS amount',
+    `FROM \`${t.project}.${t.dataset}.${t.table}\``,
+    'WHERE DATE(usage_start_time) >= @from AND DATE(usage_start_time) < @to',
+    'GROUP BY 1, 2, 3, 4, 5',
+  ].join(' ');
+}
+
+/** A Compute Engine instance's global name → its numeric id (inventory's externalId); other names as they are. */
+export function resourceId(globalName: string | null | undefined): string | null {
+  if (!globalName) return null;
+  if (!globalName.startsWith(GCE_INSTANCE)) return globalName;
+  const slash = globalName.lastIndexOf('/');
+  if (globalName.lastIndexOf('/instances/', slash) !== slash - '/instances'.length) return globalName;
+  const id = globalName.slice(slash + 1);
+  if (id.length === 0) return globalName;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c < 48 || c > 57) return globalName;
+  }
+  return id;
+}
+
+interface RawRow {
+  f: Array<{ v: string | null }>;
+}
+
+interface QueryResultsResponse {
+  jobComplete?: boolean;
+  pageToken?: string;
+  schema?: { fields?: Array<{ name?: string }> };
+  rows?: RawRow[];
+}
+
+const COLUMNS = ['day', 'service', 'resource', 'project', 'currency', 'amount'] as const;
+
+export function openGcpCost(input: CloudInput, secret: GcpSecretInput, deps: AdapterDeps): CostReader {
+  const key = `${input.credentialId}:global:bigquery`;
+  const pageSize = Math.min(MAX_PAGE, Math.floor(positive(input.options?.costPageSize) ?? DEFAULT_PAGE));
+  const timeoutMs = positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS;
+  const location = typeof input.options?.billingLocation === 'string' ? input.options.billingLocation : undefined;
+  let client: Promise<{ bq: BigQuery; email: string }> | undefined;
+
+  const open = () => (client ??= (async () => {
+    const [authClient, { BigQuery }] = await Promise.all([gcpAuthClient(secret), import('@google-cloud/bigquery')]);
+    // `timeout` (per HTTP request) is read by @google-cloud/common's Service but missing from BigQueryOptions.
+    const options: BigQueryOptions & { timeout: number } = {
+      projectId: secret.projectId,
+      authClient,
+      // No SDK retries: throttling goes to the budget, transient errors to src/clouds/index.ts.
+      autoRetry: false,
+      maxRetries: 0,
+      timeout: timeoutMs,
+      // Google compresses an answer only for a client that names gzip in its User-Agent and Accept-Encoding.
+      userAgent: 'skyloft (gzip)',
+      ...(input.endpoints?.api && { apiEndpoint: input.endpoints.api.replace(/\/+$/, '') }),
+      ...(location && { location }),
+    };
+    const bq = new BigQuery(options);
+    return { bq, email: authClient.email ?? '' };
+  })().catch((err: unknown) => {
+    client = undefined;
+    throw new CloudAuthError(`The GCP service account JSON is not usable: ${(err as Error).message}`, err);
+  }));
+
+  return {
+    async *collect(range: CostRange, progress: CostProgress, signal?: AbortSignal): AsyncGenerator<CostLine[]> {
+      if (!DAY.test(range.from) || !DAY.test(range.to)) throw new UnprocessableError(`Cost range days must be YYYY-MM-DD, got ${range.from} to ${range.to}`);
+      const table = billingTable(input.options, secret.projectId);
+      const { bq, email } = await open();
+      const ctx: BigQueryContext = { table: `${table.project}.${table.dataset}.${table.table}`, dataset: `${table.project}.${table.dataset}`, project: secret.projectId, email };
+      const call = deps.caller(translateBigQueryError(ctx));
+      if (table.standard) {
+        progress.notice(`The GCP billing table ${ctx.table} is the standard usage cost export, which has no resource-level cost: no line names a resource. Enable the detailed usage cost export (Billing > Billing export > BigQuery export) and set billingTable to its gcp_billing_export_resource_v1_<BILLING_ACCOUNT_ID> table to attribute cost to instances.`);
+      }
+
+      // One job id for the collection: a retried insert whose first answer was lost finds its job (409) instead of
+      // running, and paying for, the query twice.
+      const jobId = `skyloft_cost_${randomUUID().replaceAll('-', '')}`;
+      const job = await call(key, async () => {
+        try {
+          const [created] = await bq.createQueryJob({
+            query: costQuery(table),
+            // BigQueryDate values: a plain string with types {from: 'DATE'} goes out with an empty value.
+            params: { from: bq.date(range.from), to: bq.date(range.to) },
+            useLegacySql: false,
+            jobId,
+            labels: { 'skyloft-purpose': 'cost' },
+          });
+          return created;
+        } catch (err) {
+          if ((err as { code?: unknown }).code === 409) return bq.job(jobId, location ? { location } : {});
+          throw err;
+        }
+      }, signal);
+      progress.paidRequest();
+
+      // Result pages: one ahead, so the next page is on its way while the caller stores this one (at most two
+      // pages held). A page the caller never asks for is dropped (and its failure with it).
+      const jobLocation = (job as Job).location ?? location;
+      let waits = 0;
+      // How long BigQuery may hold a page request waiting for the job: well within our own per-attempt timeout.
+      const serverWaitMs = Math.max(500, Math.min(10_000, timeoutMs - 2_000));
+      const fetchPage = async (pageToken: string | undefined): Promise<QueryResultsResponse> => {
+        for (;;) {
+          const qs = { maxResults: pageSize, timeoutMs: serverWaitMs, prettyPrint: false, ...(jobLocation && { location: jobLocation }), ...(pageToken && { pageToken }) };
+          const response = await call(key, () => queryResultsPage(bq, jobId, qs), signal);
+          // Not done yet: the server waited serverWaitMs; ask again for the same page.
+          if (response.jobComplete !== false) return response;
+          if (++waits > MAX_WAITS) throw new CloudUnavailableError(`The BigQuery cost query ${jobId} did not finish within ${MAX_WAITS} polls`);
+        }
+      };
+      let next: Promise<QueryResultsResponse> | undefined = fetchPage(undefined);
+      while (next) {
+        const response: QueryResultsResponse = await next;
+        next = response.pageToken ? fetchPage(response.pageToken) : undefined;
+        next?.catch(() => {});
+        const lines = toLines(response.rows ?? [], response.schema?.fields);
+        if (lines.length > 0) yield lines;
+      }
+    },
+  };
+}
+
+/**
+ * One jobs.getQueryResults page through the SDK's authenticated request stream, parsed once. The SDK's own
+ * getQueryResults answers through @google-cloud/common's handleResp, which deep-copies the whole response
+ * (`extend(true, ...)`) and costs several times the JSON parse on 10,000-row pages. Errors come back in the shape
+ * of its ApiError (code, errors, message, response) for translateBigQueryError.
+ */
+function queryResultsPage(bq: BigQuery, jobId: string, qs: Record<string, unknown>): Promise<QueryResultsResponse> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    const stream = bq.requestStream({ uri: `/queries/${encodeURIComponent(jobId)}`, qs, headers: { 'accept-encoding': 'gzip' } });
+    stream.on('response', (res: { statusCode: number; headers?: Record<string, string | string[] | undefined> }) => {
+      status = res.statusCode;
+      headers = res.headers ?? {};
+    });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('error', reject);
+    stream.on('end', () => {
+      void (async () => {
+        let raw = Buffer.concat(chunks);
+        if (headers['content-encoding'] === 'gzip') raw = await gunzip(raw);
+        let body: (QueryResultsResponse & { error?: { code?: number; message?: string; errors?: unknown[] } }) | undefined;
+        try {
+          body = JSON.parse(raw.toString('utf8'));
+        } catch {
+          body = undefined;
+        }
+        if (status >= 200 && status < 300 && body && !body.error) return resolve(body);
+        const e = body?.error;
+        const err = Object.assign(new Error(e?.message || `HTTP ${status}: ${raw.toString('utf8', 0, 300)}`), {
+          code: e?.code ?? status,
+          errors: e?.errors ?? [],
+          response: { statusCode: status, headers },
+        });
+        reject(err);
+      })().catch(reject);
+    });
+  });
+}
+
+function toLines(rows: RawRow[], fields: Array<{ name?: string }> | undefined): CostLine[] {
+  if (rows.length === 0) return [];
+  const at = COLUMNS.map((name) => {
+    const i = fields?.findIndex((f) => f.name === name) ?? -1;
+    if (i < 0) throw new UnprocessableError(`BigQuery answered the cost query without a '${name}' column`);
+    return i;
+  });
+  const [day, service, resource, project, currency, amount] = at as [number, number, number, number, number, number];
+  const lines = new Array<CostLine>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const f = rows[i]!.f;
+    lines[i] = {
+      date: f[day]!.v ?? '',
+      service: f[service]!.v ?? '',
+      resourceId: resourceId(f[resource]!.v),
+      billingAccount: f[project]!.v ?? '',
+      currency: f[currency]!.v ?? '',
+      amount: f[amount]!.v ?? '0',
+    };
+  }
+  return lines;
+}

@@ -1,0 +1,152 @@
+import type { CostLine, CostReader } from '../../clouds/ports.ts';
+import type { Em } from '../../db/orm.ts';
+import type { Queues } from '../../queue/catalog.ts';
+import type { Actor } from '../../shared/actor.ts';
+import { AppError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { isUuid, newId } from '../../shared/ids.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
+import { withTimeout } from '../../shared/timeout.ts';
+import type { Credential } from '../credentials/entity.ts';
+import { credentialsInScope } from '../credentials/service.ts';
+import { CostRun } from './entities.ts';
+import { addDays, daysBetween, today } from './days.ts';
+import { settleDays, upsertLines } from './store.ts';
+
+/** The longest range one collection may ask for: 13 months. */
+export const MAX_RANGE_DAYS = 397;
+
+export interface CostSettings {
+  /** Days before today a scheduled collection fetches again (the clouds restate recent days). */
+  lookbackDays: number;
+  /** Days fetched when a credential is registered. */
+  backfillDays: number;
+}
+
+/**
+ * Cost collection runs. A run is a row first (queued), then a job; the worker runs one collection per credential at
+ * a time (a unique index on running runs), because a run replaces the days it fetched. Every paid request is
+ * counted on the run, also when it fails.
+ */
+export class CostService {
+  private readonly queues: Queues;
+  private readonly log: Logger;
+  readonly settings: CostSettings;
+
+  constructor(queues: Queues, log: Logger, settings: CostSettings) {
+    this.queues = queues;
+    this.log = log;
+    this.settings = settings;
+  }
+
+  /** POST /v1/costs/collect: one run per credential in scope over [from, to) (default: the scheduled window). */
+  async request(em: Em, actor: Actor, body: { credentialId?: string; from?: string; to?: string }): Promise<string[]> {
+    const range = this.checkRange(body.from ?? addDays(today(), -this.settings.lookbackDays), body.to ?? addDays(today(), 1));
+    const runIds: string[] = [];
+    for (const c of await credentialsInScope(em, actor.accountId, body.credentialId)) {
+      runIds.push(await this.start(em, c, 'manual', range, actor.userId));
+    }
+    return runIds;
+  }
+
+  /** The window a trigger fetches: the last few days (scheduled) or the backfill (first connection), through today. */
+  windowFor(trigger: 'backfill' | 'scheduled'): { from: string; to: string } {
+    const days = trigger === 'backfill' ? this.settings.backfillDays : this.settings.lookbackDays;
+    return { from: addDays(today(), -days), to: addDays(today(), 1) };
+  }
+
+  async start(em: Em, credential: Pick<Credential, 'id' | 'accountId'>, trigger: CostRun['trigger'], range: { from: string; to: string }, userId: string | null = null): Promise<string> {
+    const run = em.create(CostRun, {
+      id: newId(),
+      accountId: credential.accountId,
+      credentialId: credential.id,
+      trigger,
+      status: 'queued',
+      rangeFrom: range.from,
+      rangeTo: range.to,
+      notices: [],
+      createdBy: userId,
+    });
+    await em.flush();
+    try {
+      await withTimeout(this.queues.add('cost-collect', { runId: run.id }), 2_000, 'Redis');
+    } catch (err) {
+      this.log.warn({ err, runId: run.id }, 'could not enqueue the cost collection; the reconciler will');
+    }
+    return run.id;
+  }
+
+  /**
+   * Claims the run for this attempt: false when another collection of the credential is running (the caller waits
+   * and tries again). A run already `running` is this job's own earlier attempt and is taken over.
+   */
+  async claim(em: Em, runId: string): Promise<CostRun | null> {
+    try {
+      const claimed = await em.nativeUpdate(CostRun, { id: runId, status: { $in: ['queued', 'running'] } }, { status: 'running', startedAt: new Date() });
+      if (claimed === 0) return null;
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505' || (err as Error).name === 'UniqueConstraintViolationException') return null;
+      throw err;
+    }
+    return em.findOneOrFail(CostRun, { id: runId }, { refresh: true });
+  }
+
+  /** Whether a run still waits to be collected (a job for a finished or deleted run does nothing). */
+  async pending(em: Em, runId: string): Promise<boolean> {
+    return (await em.count(CostRun, { id: runId, status: { $in: ['queued', 'running'] } })) > 0;
+  }
+
+  /**
+   * One attempt: every page of the cloud's answer upserted as it arrives (the next page is fetched while the last
+   * is written), then the fetched days settled. Paid requests and notices are saved even when the attempt fails.
+   */
+  async collect(em: Em, run: CostRun, provider: string, reader: CostReader, signal?: AbortSignal): Promise<void> {
+    const target = { accountId: run.accountId, credentialId: run.credentialId, provider, collectionId: newId() };
+    const range = { from: run.rangeFrom, to: run.rangeTo };
+    let paid = 0;
+    const notices: string[] = [];
+    let lines = 0;
+    try {
+      let writing: Promise<void> = Promise.resolve();
+      const progress = { paidRequest: () => void paid++, notice: (m: string) => void (notices.includes(m) || notices.push(m)) };
+      for await (const page of reader.collect(range, progress, signal)) {
+        await writing;
+        lines += page.length;
+        writing = upsertLines(em, target, page as CostLine[]);
+      }
+      await writing;
+      await settleDays(em, target, range.from, range.to);
+    } finally {
+      await em.getConnection().execute(
+        `update cost_runs set paid_requests = paid_requests + ?, notices = ?::jsonb, lines = ?, updated_at = now() where id = ?`,
+        [paid, JSON.stringify(notices), lines, run.id],
+      );
+    }
+    await em.nativeUpdate(CostRun, { id: run.id }, { status: 'succeeded', daysFetched: daysBetween(range.from, range.to), error: null, finishedAt: new Date() });
+  }
+
+  async fail(em: Em, runId: string, error: unknown): Promise<void> {
+    const message = error instanceof AppError ? error.message : 'internal error while collecting';
+    await em.nativeUpdate(CostRun, { id: runId, status: { $in: ['queued', 'running'] } }, { status: 'failed', error: message, finishedAt: new Date() });
+  }
+
+  listRuns(em: Em, accountId: string, page: PageRequest, credentialId?: string): Promise<Page<CostRun>> {
+    return keysetPage(page, (idBelow, take) =>
+      em.find(CostRun, { accountId, ...(credentialId && { credentialId }), ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
+    );
+  }
+
+  async getRun(em: Em, accountId: string, id: string): Promise<CostRun> {
+    const run = isUuid(id) ? await em.findOne(CostRun, { id, accountId }) : null;
+    if (!run) throw new NotFoundError('Cost run', id);
+    return run;
+  }
+
+  private checkRange(from: string, to: string): { from: string; to: string } {
+    if (from >= to) throw new ValidationError(`'from' (${from}) must be before 'to' (${to}); 'to' is exclusive`);
+    if (daysBetween(from, to) > MAX_RANGE_DAYS) throw new ValidationError(`A collection covers at most ${MAX_RANGE_DAYS} days (13 months); ${from} to ${to} is ${daysBetween(from, to)}`);
+    if (to > addDays(today(), 1)) throw new ValidationError(`'to' (${to}) is after tomorrow: there is no cost for future days`);
+    if (from < addDays(today(), -MAX_RANGE_DAYS)) throw new ValidationError(`'from' (${from}) is more than 13 months ago: the clouds keep no cost data that old`);
+    return { from, to };
+  }
+}

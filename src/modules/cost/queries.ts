@@ -1,0 +1,135 @@
+import { sql, type RawBuilder } from 'kysely';
+import type { Em } from '../../db/orm.ts';
+import { NotFoundError } from '../../shared/errors.ts';
+import { isUuid } from '../../shared/ids.ts';
+import { Resource } from '../provisioning/entities.ts';
+import { monthStart, today } from './days.ts';
+
+export const GROUP_BY = ['provider', 'service', 'resource', 'day'] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+
+export interface CostQuery {
+  from: string;
+  to: string;
+  groupBy: GroupBy;
+  provider?: string;
+  credentialId?: string;
+  currency?: string;
+  /** Most groups answered (resource groups are the largest first). */
+  limit: number;
+}
+
+export interface Amount {
+  currency: string;
+  amount: string;
+}
+
+export interface CostAnswer {
+  from: string;
+  to: string;
+  groupBy: GroupBy;
+  /** Set when the answer holds one currency (or `currency` was asked for); null when it holds several. */
+  currency: string | null;
+  total: string | null;
+  /** Per currency: amounts in different currencies are never added together. */
+  totals: Amount[];
+  groups: Array<{ key: string; currency: string; amount: string }>;
+  /** More groups than `limit` matched. */
+  truncated: boolean;
+}
+
+/** Resource keys for cost that belongs to no single resource. */
+export const UNATTRIBUTED_KEY = 'unattributed';
+
+/**
+ * GET /v1/costs. Provider, service and day questions read the per-day totals (cost_daily, a few rows per day and
+ * credential); resource questions read cost_data through its primary key (credential, day). Both are reached
+ * through the account's credentials, so another account's rows are never in reach.
+ */
+export async function queryCosts(em: Em, accountId: string, q: CostQuery): Promise<CostAnswer> {
+  const db = em.getKysely();
+  const table = q.groupBy === 'resource' ? sql`cost_data` : sql`cost_daily`;
+  const key: RawBuilder<unknown> = {
+    provider: sql`c.provider`,
+    service: sql`c.service`,
+    day: sql`to_char(c.usage_date, 'YYYY-MM-DD')`,
+    resource: sql`case when c.resource_id = '' then ${UNATTRIBUTED_KEY} else c.resource_id end`,
+  }[q.groupBy];
+  const order = q.groupBy === 'day' ? sql`key, currency` : sql`sum(c.amount) desc, key, currency`;
+  const { rows } = await sql<{ key: string; currency: string; amount: string; full: string }>`
+    select ${key} as key, c.currency, trim_scale(sum(c.amount))::text as amount, count(*) over ()::text as full
+      from ${table} c
+     where c.credential_id in (select id from credentials where account_id = ${accountId})
+       and c.usage_date >= ${q.from}::date and c.usage_date < ${q.to}::date
+       ${q.provider ? sql`and c.provider = ${q.provider}` : sql``}
+       ${q.credentialId ? sql`and c.credential_id = ${q.credentialId}` : sql``}
+       ${q.currency ? sql`and c.currency = ${q.currency}` : sql``}
+     group by 1, 2
+     order by ${order}
+     limit ${q.limit}`.execute(db);
+  const { rows: totals } = await sql<Amount>`
+    select c.currency, trim_scale(sum(c.amount))::text as amount
+      from cost_daily c
+     where c.credential_id in (select id from credentials where account_id = ${accountId})
+       and c.usage_date >= ${q.from}::date and c.usage_date < ${q.to}::date
+       ${q.provider ? sql`and c.provider = ${q.provider}` : sql``}
+       ${q.credentialId ? sql`and c.credential_id = ${q.credentialId}` : sql``}
+       ${q.currency ? sql`and c.currency = ${q.currency}` : sql``}
+     group by 1 order by 1`.execute(db);
+  const single = q.currency ? { currency: q.currency, amount: totals[0]?.amount ?? '0' } : totals.length === 1 ? totals[0]! : null;
+  return {
+    from: q.from,
+    to: q.to,
+    groupBy: q.groupBy,
+    currency: single?.currency ?? null,
+    total: single?.amount ?? null,
+    totals,
+    groups: rows.map((r) => ({ key: r.key, currency: r.currency, amount: r.amount })),
+    truncated: rows.length > 0 && Number(rows[0]!.full) > rows.length,
+  };
+}
+
+export interface ResourceCost {
+  resourceId: string;
+  /** The cloud ids inventory linked to this resource (its skyloft-resource-id tag). */
+  externalIds: string[];
+  from: string;
+  to: string;
+  days: Array<{ date: string; currency: string; amount: string }>;
+  monthToDate: Amount[];
+}
+
+/**
+ * GET /v1/resources/:id/cost: the cost lines of every cloud object inventory linked to the managed resource (by
+ * Skyloft's tags), as a daily series over [from, to) and month to date, per currency.
+ */
+export async function resourceCost(em: Em, accountId: string, id: string, { from, to }: { from: string; to: string }): Promise<ResourceCost> {
+  const resource = isUuid(id) ? await em.findOne(Resource, { id, accountId }, { fields: ['id', 'credentialId'] }) : null;
+  if (!resource) throw new NotFoundError('Resource', id);
+  const db = em.getKysely();
+  // Azure reports resource ids in lower case; inventory keeps the cloud's own spelling.
+  const linked = sql`
+    with linked as (
+      select distinct i.credential_id, i.external_id from inventory_items i
+       where i.account_id = ${accountId} and i.managed_resource_id = ${resource.id}
+    ), lines as (
+      select c.usage_date, c.currency, c.amount from cost_data c
+        join linked l on c.credential_id = l.credential_id and c.resource_id in (l.external_id, lower(l.external_id))`;
+  const { rows: ids } = await sql<{ external_id: string }>`
+    select distinct external_id from inventory_items where account_id = ${accountId} and managed_resource_id = ${resource.id} order by 1`.execute(db);
+  const { rows: days } = await sql<{ date: string; currency: string; amount: string }>`
+    ${linked} where c.usage_date >= ${from}::date and c.usage_date < ${to}::date)
+    select to_char(usage_date, 'YYYY-MM-DD') as date, currency, trim_scale(sum(amount))::text as amount
+      from lines group by 1, 2 order by 1, 2`.execute(db);
+  const { rows: mtd } = await sql<Amount>`
+    ${linked} where c.usage_date >= ${monthStart(today())}::date)
+    select currency, trim_scale(sum(amount))::text as amount from lines group by 1 order by 1`.execute(db);
+  return {
+    resourceId: resource.id,
+    externalIds: ids.map((r) => r.external_id),
+    from,
+    to,
+    days,
+    monthToDate: mtd,
+  };
+}

@@ -1,0 +1,280 @@
+import tls from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addDays, today } from '../../src/modules/cost/days.ts';
+import type { Runtime } from '../../src/runtime.ts';
+import { newId } from '../../src/shared/ids.ts';
+import { startWorkers } from '../../workers/index.ts';
+import { startEmulator, type Emulator } from '../emulator/emulator.ts';
+import type { Cloud } from '../emulator/options.ts';
+import { numericId } from '../emulator/gcp/resources.ts';
+import { SERVICES } from '../emulator/spend.ts';
+import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { insertResource } from '../support/resources.ts';
+
+/**
+ * Cost collection end to end: the API, the in-process worker and the three clouds' billing APIs of the emulator
+ * through the real SDKs. Expected figures are computed from the emulator's own spend model.
+ */
+let ctx: TestContext;
+let emu: Emulator;
+let stopWorkers: () => Promise<void>;
+let key: string;
+let accountId: string;
+let previousCAs: string[];
+const credentialIds: Record<Cloud, string> = { aws: '', azure: '', gcp: '' };
+const TODAY = today();
+const BACKFILL = { from: addDays(TODAY, -30), to: addDays(TODAY, 1) };
+
+beforeAll(async () => {
+  ctx = await createTestContext();
+  emu = await startEmulator({
+    seed: 41,
+    spend: { resources: 6, servicesPerResource: 2, days: 90 },
+    aws: { regions: ['us-east-1'], counts: { instances: 6, volumes: 2, vpcs: 1, subnets: 1, securityGroups: 1, buckets: 1 } },
+    azure: { locations: ['eastus'], counts: { virtualMachines: 6, disks: 2, virtualNetworks: 1 } },
+    gcp: { zones: ['us-central1-a'], counts: { instances: 6, disks: 2, networks: 1 } },
+  });
+  previousCAs = tls.getCACertificates('default');
+  tls.setDefaultCACertificates([...previousCAs, emu.urls.caCert]);
+  const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
+  stopWorkers = await startWorkers(rt);
+  ({ apiKey: key, accountId } = await ctx.bootstrap());
+
+  const { authorityHost, ...azureSecret } = emu.credentials.azure;
+  const g = emu.options.gcp;
+  const bodies = {
+    aws: {
+      name: 'billed-aws', provider: 'aws', region: 'us-east-1', regions: ['us-east-1'], endpoints: { api: emu.urls.aws },
+      secret: { accessKeyId: emu.credentials.aws.accessKeyId, secretAccessKey: emu.credentials.aws.secretAccessKey },
+    },
+    azure: { name: 'billed-azure', provider: 'azure', endpoints: { api: emu.urls.azure, authorityHost }, secret: azureSecret },
+    gcp: {
+      name: 'billed-gcp', provider: 'gcp', endpoints: { api: emu.urls.gcp },
+      options: { billingDataset: g.billingDataset, billingTable: g.billingTable },
+      secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: JSON.stringify(emu.credentials.gcp.serviceAccountKey) },
+    },
+  };
+  for (const cloud of ['aws', 'azure', 'gcp'] as const) {
+    const created = await call('POST', '/v1/credentials', bodies[cloud]);
+    expect(created.statusCode, created.body).toBe(201);
+    credentialIds[cloud] = created.json().id;
+  }
+  for (const cloud of ['aws', 'azure', 'gcp'] as const) await settled(credentialIds[cloud]);
+}, 120_000);
+
+afterAll(async () => {
+  await stopWorkers?.();
+  if (previousCAs) tls.setDefaultCACertificates(previousCAs);
+  await emu?.close();
+  await ctx?.close();
+});
+
+function call(method: string, url: string, body?: unknown) {
+  return ctx.app.inject({ method: method as 'POST', url, headers: bearer(key), ...(body !== undefined && { payload: body as object }) });
+}
+
+interface Run { id: string; status: string; trigger: string; from: string; to: string; daysFetched: number; lines: number; paidRequests: number; notices: string[]; error: string | null }
+
+/** Waits until every run of the credential has finished; answers them, newest first. */
+async function settled(credentialId: string): Promise<Run[]> {
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const res = await call('GET', `/v1/costs/runs?credentialId=${credentialId}&limit=100`);
+    expect(res.statusCode, res.body).toBe(200);
+    const runs: Run[] = res.json().items;
+    if (runs.every((r) => r.status === 'succeeded' || r.status === 'failed')) return runs;
+    if (Date.now() > deadline) throw new Error(`cost runs still going: ${JSON.stringify(runs)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function collect(body: { credentialId: string; from?: string; to?: string }): Promise<Run> {
+  const res = await call('POST', '/v1/costs/collect', body);
+  expect(res.statusCode, res.body).toBe(202);
+  const [runId] = res.json().runIds as string[];
+  const run = (await settled(body.credentialId)).find((r) => r.id === runId);
+  expect(run, `run ${runId}`).toBeDefined();
+  return run!;
+}
+
+/** Ten-thousandths, exactly: every emulated amount has four decimals. */
+const units = (amount: string) => {
+  const [whole, frac = ''] = amount.split('.');
+  return BigInt(whole!) * 10_000n + BigInt(frac.padEnd(4, '0').slice(0, 4));
+};
+const decimal = (u: bigint) => `${u / 10_000n}.${(u % 10_000n).toString().padStart(4, '0')}`.replace(/\.?0+$/, '');
+
+/** The emulator's spend of one cloud over [from, to), optionally only where `keep` says. */
+function expected(cloud: Cloud, from: string, to: string, keep: (l: ReturnType<Emulator['spend']['line']>) => boolean = () => true): bigint {
+  return emu.spend.page(cloud, from, to, 0, 1_000_000).lines.filter(keep).reduce((sum, l) => sum + units(l.amount), 0n);
+}
+
+async function costs(query: string) {
+  const res = await call('GET', `/v1/costs?${query}`);
+  expect(res.statusCode, res.body).toBe(200);
+  return res.json() as { currency: string | null; total: string | null; totals: { currency: string; amount: string }[]; groups: { key: string; currency: string; amount: string }[]; truncated: boolean };
+}
+
+describe('collection', () => {
+  it('backfills 30 days through each cloud\'s billing API when a credential is registered', async () => {
+    for (const cloud of ['aws', 'azure', 'gcp'] as const) {
+      const [run] = (await settled(credentialIds[cloud])).filter((r) => r.trigger === 'backfill');
+      expect(run, cloud).toMatchObject({ status: 'succeeded', from: BACKFILL.from, to: BACKFILL.to, daysFetched: 31, error: null });
+      expect(run!.lines, cloud).toBeGreaterThan(0);
+      const answer = await costs(`credentialId=${credentialIds[cloud]}&from=${BACKFILL.from}&to=${BACKFILL.to}&groupBy=day`);
+      expect(answer.currency, cloud).toBe(emu.spend.currencyOf(cloud));
+      expect(units(answer.total!), cloud).toBe(expected(cloud, BACKFILL.from, BACKFILL.to));
+      expect(answer.groups.length, cloud).toBe(30); // today has no cost yet in the emulator
+    }
+    const [aws] = await settled(credentialIds.aws);
+    expect(aws!.paidRequests).toBeGreaterThanOrEqual(1);
+  });
+
+  it('re-collecting a range replaces its figures and never doubles them; restated days change, others do not', async () => {
+    const from = addDays(TODAY, -6);
+    const byDay = async () => Object.fromEntries((await costs(`credentialId=${credentialIds.aws}&from=${BACKFILL.from}&to=${BACKFILL.to}&groupBy=day`)).groups.map((g) => [g.key, g.amount]));
+    const before = await byDay();
+    expect(await collect({ credentialId: credentialIds.aws, from, to: addDays(TODAY, 1) })).toMatchObject({ status: 'succeeded', daysFetched: 7 });
+    expect(await byDay()).toEqual(before);
+
+    const restatedFrom = addDays(TODAY, -3);
+    emu.spend.restate('aws', restatedFrom);
+    await collect({ credentialId: credentialIds.aws, from, to: addDays(TODAY, 1) });
+    const after = await byDay();
+    for (const [day, amount] of Object.entries(after)) {
+      if (day < restatedFrom) expect(amount, day).toBe(before[day]);
+      else {
+        expect(units(amount), day).toBe(expected('aws', day, addDays(day, 1)));
+        expect(amount, day).not.toBe(before[day]);
+      }
+    }
+  });
+
+  it('runs two collections of one credential one after the other', async () => {
+    const [a, b] = await Promise.all([
+      call('POST', '/v1/costs/collect', { credentialId: credentialIds.gcp }),
+      call('POST', '/v1/costs/collect', { credentialId: credentialIds.gcp }),
+    ]);
+    expect([a.statusCode, b.statusCode]).toEqual([202, 202]);
+    const runs = await settled(credentialIds.gcp);
+    for (const id of [...a.json().runIds, ...b.json().runIds]) expect(runs.find((r) => r.id === id)?.status).toBe('succeeded');
+    const answer = await costs(`credentialId=${credentialIds.gcp}&from=${BACKFILL.from}&to=${BACKFILL.to}`);
+    expect(units(answer.total!)).toBe(expected('gcp', BACKFILL.from, BACKFILL.to));
+  }, 60_000);
+
+  it('records a clear error on the run and on the credential\'s health when billing access is denied', async () => {
+    emu.spend.billingDenied.add(emu.credentials.azure.clientId);
+    try {
+      const run = await collect({ credentialId: credentialIds.azure });
+      expect(run.status).toBe('failed');
+      expect(run.error).toMatch(/Cost Management Reader/);
+      await call('POST', '/v1/health/check', { credentialId: credentialIds.azure });
+      const deadline = Date.now() + 30_000;
+      let item: { billing: { status: string; error: string | null } } | undefined;
+      do {
+        item = (await call('GET', '/v1/health/providers')).json().items.find((i: { credentialId: string }) => i.credentialId === credentialIds.azure);
+        if (!item) await new Promise((r) => setTimeout(r, 200));
+      } while (!item && Date.now() < deadline);
+      expect(item?.billing).toMatchObject({ status: 'error', error: run.error });
+    } finally {
+      emu.spend.billingDenied.delete(emu.credentials.azure.clientId);
+    }
+    // Access restored: the next collection succeeds and health says so.
+    expect((await collect({ credentialId: credentialIds.azure })).status).toBe('succeeded');
+  });
+});
+
+describe('GET /v1/costs', () => {
+  it('never adds different currencies: one total per currency when the range holds several', async () => {
+    const answer = await costs(`from=${BACKFILL.from}&to=${BACKFILL.to}&groupBy=provider`);
+    expect(answer.currency).toBeNull();
+    expect(answer.total).toBeNull();
+    const usd = expected('aws', BACKFILL.from, BACKFILL.to) + expected('gcp', BACKFILL.from, BACKFILL.to);
+    expect(answer.totals.map((t) => [t.currency, units(t.amount)])).toEqual([['EUR', expected('azure', BACKFILL.from, BACKFILL.to)], ['USD', usd]]);
+    expect(answer.groups.map((g) => `${g.key}/${g.currency}`).sort()).toEqual(['aws/USD', 'azure/EUR', 'gcp/USD']);
+
+    const eur = await costs(`from=${BACKFILL.from}&to=${BACKFILL.to}&groupBy=provider&currency=EUR`);
+    expect(eur).toMatchObject({ currency: 'EUR', total: decimal(expected('azure', BACKFILL.from, BACKFILL.to)) });
+  });
+
+  it('groups by the cloud\'s own service names, and by resource with unattributed cost apart', async () => {
+    const byService = await costs(`credentialId=${credentialIds.azure}&from=${BACKFILL.from}&to=${BACKFILL.to}&groupBy=service`);
+    expect(byService.groups.map((g) => g.key).sort()).toEqual([...SERVICES.azure.resource.slice(0, 2), ...SERVICES.azure.account].sort());
+    for (const g of byService.groups) expect(units(g.amount), g.key).toBe(expected('azure', BACKFILL.from, BACKFILL.to, (l) => l.service === g.key));
+
+    const byResource = await costs(`credentialId=${credentialIds.aws}&from=${addDays(TODAY, -7)}&to=${TODAY}&groupBy=resource`);
+    const billed = emu.spend.resource('aws', 0).id;
+    const keys = byResource.groups.map((g) => g.key);
+    expect(keys).toContain(billed);
+    expect(keys).toContain('unattributed');
+    const billedGroup = byResource.groups.find((g) => g.key === billed)!;
+    expect(units(billedGroup.amount)).toBe(expected('aws', addDays(TODAY, -7), TODAY, (l) => l.item?.id === billed));
+    // Largest first.
+    const amounts = byResource.groups.map((g) => units(g.amount));
+    expect([...amounts].sort((x, y) => (y > x ? 1 : y < x ? -1 : 0))).toEqual(amounts);
+  });
+
+  it('refuses bad input with 400 and starts nothing', async () => {
+    const runsBefore = (await call('GET', '/v1/costs/runs?limit=100')).json().items.length;
+    for (const [method, url, body] of [
+      ['GET', `/v1/costs?from=${TODAY}&to=${addDays(TODAY, -1)}`],
+      ['GET', `/v1/costs?from=${addDays(TODAY, -500)}&to=${TODAY}`],
+      ['GET', '/v1/costs?groupBy=region'],
+      ['GET', '/v1/costs?from=2026-02-30'],
+      ['GET', '/v1/costs?currency=dollars'],
+      ['POST', '/v1/costs/collect', { credentialId: credentialIds.aws, from: TODAY, to: addDays(TODAY, -3) }],
+      ['POST', '/v1/costs/collect', { credentialId: credentialIds.aws, from: addDays(TODAY, -420), to: TODAY }],
+      ['POST', '/v1/costs/collect', { credentialId: credentialIds.aws, from: TODAY, to: addDays(TODAY, 10) }],
+      ['POST', '/v1/costs/collect', { credentialId: credentialIds.aws, extra: true }],
+    ] as const) {
+      const res = await call(method, url, body);
+      expect(res.statusCode, `${method} ${url} ${JSON.stringify(body)}: ${res.body}`).toBe(400);
+      expect(res.json().error.message.length).toBeGreaterThan(10);
+    }
+    expect((await call('POST', '/v1/costs/collect', { credentialId: newId() })).statusCode).toBe(404);
+    expect((await call('GET', '/v1/costs/runs?limit=100')).json().items.length).toBe(runsBefore);
+  });
+});
+
+describe('GET /v1/resources/:id/cost', () => {
+  it('joins a managed resource to the cost of the cloud objects inventory linked to it', async () => {
+    // GCP bills every day per resource (AWS only the last 14 days); inventory knows a GCE VM by its numeric id.
+    const resource = await insertResource(ctx, accountId, { provider: 'gcp', type: 'vm', region: 'us-central1', credentialId: credentialIds.gcp });
+    const item = emu.spend.resource('gcp', 1);
+    const billed = numericId(item.scope, item.index);
+    await ctx.orm.em.getConnection().execute(
+      `insert into inventory_items (id, account_id, credential_id, provider, type, kind, region, external_id, name, status, metadata, tags,
+                                    content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
+       values (?, ?, ?, 'gcp', 'vm', 'gce:instance', 'global', ?, 'web', 'running', '{}', ?, 'x', ?, now(), now(), ?)`,
+      [newId(), accountId, credentialIds.gcp, billed, JSON.stringify({ 'skyloft-resource-id': resource.id }), resource.id, newId()],
+    );
+    const from = addDays(TODAY, -10);
+    const res = await call('GET', `/v1/resources/${resource.id}/cost?from=${from}&to=${TODAY}`);
+    expect(res.statusCode, res.body).toBe(200);
+    const body = res.json();
+    expect(body.externalIds).toEqual([billed]);
+    expect(body.days).toHaveLength(10);
+    for (const d of body.days) {
+      expect(d.currency).toBe('USD');
+      expect(units(d.amount), d.date).toBe(expected('gcp', d.date, addDays(d.date, 1), (l) => l.item?.id === item.id));
+    }
+    const monthStart = `${TODAY.slice(0, 7)}-01`;
+    const mtd = expected('gcp', monthStart, TODAY, (l) => l.item?.id === item.id);
+    expect(body.monthToDate).toEqual(mtd === 0n ? [] : [{ currency: 'USD', amount: decimal(mtd) }]);
+
+    expect((await call('GET', `/v1/resources/${newId()}/cost`)).statusCode).toBe(404);
+  });
+});
+
+describe('schedules', () => {
+  it('registers a daily collection (02:00 UTC) with the credential and removes it with the credential', async () => {
+    const created = await call('POST', '/v1/credentials', { name: 'short-lived', provider: 'sandbox', secret: {} });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = created.json().id as string;
+    const schedulers = () => ctx.deps.queues.get('cost').getJobSchedulers(0, -1);
+    expect((await schedulers()).find((s) => s.key === `cost_${id}`)).toMatchObject({ pattern: '0 2 * * *', tz: 'UTC' });
+    await settled(id);
+    expect((await call('DELETE', `/v1/credentials/${id}`)).statusCode).toBe(204);
+    expect((await schedulers()).some((s) => s.key === `cost_${id}`)).toBe(false);
+  });
+});

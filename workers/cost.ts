@@ -1,0 +1,60 @@
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { ApiBudget } from '../src/clouds/budget.ts';
+import { openCloud } from '../src/clouds/index.ts';
+import type { CostService } from '../src/modules/cost/collect.ts';
+import { Credential } from '../src/modules/credentials/entity.ts';
+import { catalog } from '../src/queue/catalog.ts';
+import type { Runtime } from '../src/runtime.ts';
+import { AppError } from '../src/shared/errors.ts';
+import { cloudInput } from './inventory.ts';
+
+/** How long a collection waits before trying again while another one of the same credential runs. */
+const BUSY_RETRY_MS = 5_000;
+
+/**
+ * The cost queue. One collection per credential at a time (the run replaces the days it fetches); the secret is
+ * decrypted for one job and dropped with it.
+ */
+export class CostProcessor {
+  private readonly rt: Runtime;
+  private readonly cost: CostService;
+  private readonly budget: ApiBudget;
+
+  constructor(rt: Runtime, cost: CostService, budget: ApiBudget) {
+    this.rt = rt;
+    this.cost = cost;
+    this.budget = budget;
+  }
+
+  collect = async (job: Job, token?: string): Promise<void> => {
+    const { runId } = catalog['cost-collect'].payload.parse(job.data);
+    const em = this.rt.orm.em.fork();
+    if (!(await this.cost.pending(em, runId))) return; // finished, or its credential was deleted
+    const run = await this.cost.claim(em, runId);
+    if (!run) {
+      // Another collection of this credential is running: wait, without spending an attempt.
+      await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    try {
+      const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
+      const secret = await this.rt.credentials.openSecret(em, credential);
+      const cloud = await openCloud(cloudInput(credential, secret), { budget: this.budget });
+      await this.cost.collect(em, run, credential.provider, cloud.cost);
+    } catch (e) {
+      const retryable = !(e instanceof AppError) || e.retryable;
+      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw e;
+      await this.cost.fail(em, runId, e);
+      this.rt.log.warn({ err: e, runId }, 'cost collection failed');
+      throw new UnrecoverableError((e as Error).message);
+    }
+  };
+
+  /** From the credential's job scheduler: collect the days that can still change. */
+  scheduled = async (job: Job): Promise<void> => {
+    const { credentialId } = catalog['scheduled-cost'].payload.parse(job.data);
+    const em = this.rt.orm.em.fork();
+    const credential = await em.findOne(Credential, { id: credentialId }, { fields: ['id', 'accountId'] });
+    if (credential) await this.cost.start(em, credential, 'scheduled', this.cost.windowFor('scheduled'));
+  };
+}

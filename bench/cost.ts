@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ApiBudget } from '../src/clouds/budget.ts';
 import { openCloud, type CloudInput } from '../src/clouds/index.ts';
 import { addDays, today } from '../src/modules/cost/days.ts';
@@ -29,7 +30,7 @@ function gcpInput(emu: EmulatorInfo, credentialId: string): CloudInput & { optio
     credentialId,
     endpoints: { api: emu.gcp },
     options: { billingDataset: g.billingDataset, billingTable: g.billingTable },
-    secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: JSON.stringify(emu.credentials.gcp.serviceAccountKey) },
+    secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: readFileSync(emu.credentials.gcp.keyFile, 'utf8') },
   };
 }
 
@@ -83,7 +84,7 @@ export async function run(opts: Options): Promise<void> {
     // A one-day backfill when the credential is registered, so the measured collection runs alone.
     const env = await skyloftEnv(scope, 'cost', { SKYLOFT_RATE_LIMIT: '100000', SKYLOFT_COST_BACKFILL_DAYS: '1' });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
-    await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker' });
+    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker' });
     const call = api(url, await bootstrap(env));
 
     progress(SUITE, 'warm-up: one untimed adapter fetch of 30 days');
@@ -98,6 +99,12 @@ export async function run(opts: Options): Promise<void> {
     const credentialId = created.json.id as string;
     const backfill = (await call('GET', `/v1/costs/runs?credentialId=${credentialId}`)).json.items[0];
     await waitForRun(call, backfill.id, 120_000);
+    // Registering also started the credential's first inventory sync: let it finish, so the collection runs alone.
+    for (const deadline = Date.now() + 120_000; ; await sleep(200)) {
+      const runs = (await call('GET', `/v1/inventory/runs?credentialId=${credentialId}`)).json.items as { status: string }[];
+      if (runs.length > 0 && runs.every((r) => r.status !== 'running')) break;
+      if (Date.now() > deadline) throw new Error('the first inventory sync did not finish in 120 s');
+    }
 
     progress(SUITE, `collecting ${from} to ${to} through Skyloft`);
     const started = performance.now();
@@ -107,6 +114,8 @@ export async function run(opts: Options): Promise<void> {
     const seconds = (performance.now() - started) / 1000;
     const [{ rows }] = await sql<{ rows: number }>(env.DATABASE_URL!, 'select count(*)::int as rows from cost_data where credential_id = $1', [credentialId]) as [{ rows: number }];
     progress(SUITE, `  ${done.lines} lines (${rows} rows) in ${seconds.toFixed(2)} s, ${done.paidRequests} paid request(s)`);
+    const phases = readFileSync(worker.logFile, 'utf8').split('\n').filter((l) => l.includes(done.id) && l.includes('fetchMs')).pop();
+    if (phases) progress(SUITE, `  worker: ${phases}`);
     if (done.lines < baseline.lines) throw new Error(`Skyloft stored ${done.lines} lines, the adapter fetched ${baseline.lines}`);
     emit(SUITE, 'ingest_rows_per_s', done.lines / seconds, 'rows/s', { label: 'the same adapter fetch, storing nothing', value: baseline.lines / baseline.seconds });
 

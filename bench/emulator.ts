@@ -8,7 +8,8 @@ export interface EmulatorInfo {
   gcp: string;
   credentials: {
     aws: { accessKeyId: string; secretAccessKey: string };
-    gcp: { projectId: string; serviceAccountKey: Record<string, string> };
+    /** keyFile: the service-account key JSON the emulator wrote. */
+    gcp: { projectId: string; keyFile: string; clientEmail: string };
   };
 }
 

@@ -137,7 +137,7 @@ function groupAlive(pgid: number): boolean {
  * `npm start` in its own process group, output to a log file; resolves once /readyz answers 200. The scope stops it:
  * SIGTERM to the group (Skyloft shuts down gracefully, stopping its terraform), SIGKILL after 20 s.
  */
-export async function startSkyloft(scope: Scope, name: string, env: Record<string, string>): Promise<{ url: string; pid: number }> {
+export async function startSkyloft(scope: Scope, name: string, env: Record<string, string>): Promise<{ url: string; pid: number; logFile: string }> {
   const port = await freePort();
   const logFile = join(scope.tmpdir(), `${name}.log`);
   const fd = openSync(logFile, 'a');
@@ -157,7 +157,7 @@ export async function startSkyloft(scope: Scope, name: string, env: Record<strin
   for (const deadline = Date.now() + 90_000; ; await sleep(200)) {
     if (exited) throw new Error(`${name} exited before it was ready:\n${tail()}`);
     const ok = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok, () => false);
-    if (ok) return { url, pid };
+    if (ok) return { url, pid, logFile };
     if (Date.now() > deadline) throw new Error(`${name} not ready after 90 s:\n${tail()}`);
   }
 }

@@ -278,3 +278,41 @@ describe('schedules', () => {
     expect((await schedulers()).some((s) => s.key === `cost_${id}`)).toBe(false);
   });
 });
+
+describe('integrity', () => {
+  it('leaves the stored figures untouched when a collection fails half-way', async () => {
+    const query = `credentialId=${credentialIds.gcp}&from=${BACKFILL.from}&to=${BACKFILL.to}&groupBy=day`;
+    const before = await costs(query);
+    // Pages of 50 lines; the third result page is refused for good (not retryable): the run fails after two pages
+    // were staged, and what was stored stays as it was.
+    await ctx.orm.em.getConnection().execute(`update credentials set options = '{"billingDataset": "${emu.options.gcp.billingDataset}", "billingTable": "${emu.options.gcp.billingTable}", "costPageSize": 50}' where id = ?`, [credentialIds.gcp]);
+    emu.faults.add({ cloud: 'gcp', operation: 'jobs.getQueryResults', kind: 'auth', everyNth: 3 });
+    try {
+      const run = await collect({ credentialId: credentialIds.gcp, from: BACKFILL.from, to: BACKFILL.to });
+      expect(run.status).toBe('failed');
+      expect(run.error).toBeTruthy();
+    } finally {
+      emu.faults.clear();
+    }
+    expect(await costs(query)).toEqual(before);
+    expect(emu.faults.calls('gcp', 'jobs.getQueryResults')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('removes a credential\'s cost with the credential', async () => {
+    const g = emu.options.gcp;
+    const created = await call('POST', '/v1/credentials', {
+      name: 'billed-gcp-2', provider: 'gcp', endpoints: { api: emu.urls.gcp },
+      options: { billingDataset: g.billingDataset, billingTable: g.billingTable },
+      secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: JSON.stringify(emu.credentials.gcp.serviceAccountKey) },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const id = created.json().id as string;
+    expect((await settled(id))[0]?.status).toBe('succeeded');
+    const count = async (table: string) =>
+      Number((await ctx.orm.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from ${table} where credential_id = ?`, [id]))[0]!.n);
+    expect(await count('cost_data')).toBeGreaterThan(0);
+    const deleted = await call('DELETE', `/v1/credentials/${id}`);
+    expect(deleted.statusCode, deleted.body + ctx.logs.filter((l) => l.includes('"level":50')).join('\n')).toBe(204);
+    for (const table of ['cost_data', 'cost_daily', 'cost_keys', 'cost_runs']) expect(await count(table), table).toBe(0);
+  });
+});

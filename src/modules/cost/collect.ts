@@ -1,4 +1,4 @@
-import type { CostLine, CostReader } from '../../clouds/ports.ts';
+import type { CostReader } from '../../clouds/ports.ts';
 import type { Em } from '../../db/orm.ts';
 import type { Queues } from '../../queue/catalog.ts';
 import type { Actor } from '../../shared/actor.ts';
@@ -11,7 +11,7 @@ import type { Credential } from '../credentials/entity.ts';
 import { credentialsInScope } from '../credentials/service.ts';
 import { CostRun } from './entities.ts';
 import { addDays, daysBetween, today } from './days.ts';
-import { settleDays, upsertLines } from './store.ts';
+import { CostWriter } from './store.ts';
 
 /** The longest range one collection may ask for: 13 months. */
 export const MAX_RANGE_DAYS = 397;
@@ -97,26 +97,36 @@ export class CostService {
   }
 
   /**
-   * One attempt: every page of the cloud's answer upserted as it arrives (the next page is fetched while the last
-   * is written), then the fetched days settled. Paid requests and notices are saved even when the attempt fails.
+   * One attempt: every page of the cloud's answer staged as it arrives (the next page is fetched while the last is
+   * written), then the fetched days replaced in one transaction. Paid requests and notices are saved even when the
+   * attempt fails; a failed attempt changes no cost data.
    */
   async collect(em: Em, run: CostRun, provider: string, reader: CostReader, signal?: AbortSignal): Promise<void> {
-    const target = { accountId: run.accountId, credentialId: run.credentialId, provider, collectionId: newId() };
     const range = { from: run.rangeFrom, to: run.rangeTo };
+    const pool = await em.getConnection().getNativeClient();
+    const writer = await CostWriter.open(pool, { accountId: run.accountId, credentialId: run.credentialId, provider }, range);
     let paid = 0;
     const notices: string[] = [];
     let lines = 0;
+    let stored = 0;
+    let committed = false;
+    const started = performance.now();
     try {
       let writing: Promise<void> = Promise.resolve();
       const progress = { paidRequest: () => void paid++, notice: (m: string) => void (notices.includes(m) || notices.push(m)) };
       for await (const page of reader.collect(range, progress, signal)) {
         await writing;
         lines += page.length;
-        writing = upsertLines(em, target, page as CostLine[]);
+        writing = writer.write(page).then((n) => void (stored += n));
+        writing.catch(() => {}); // awaited above or below; a failed fetch meanwhile must not leave it unhandled
       }
       await writing;
-      await settleDays(em, target, range.from, range.to);
+      const fetched = performance.now();
+      committed = true;
+      await writer.commit();
+      this.log.info({ runId: run.id, lines, stored, fetchMs: Math.round(fetched - started), storeMs: Math.round(performance.now() - fetched) }, 'cost collection stored');
     } finally {
+      if (!committed) await writer.abort().catch(() => {});
       await em.getConnection().execute(
         `update cost_runs set paid_requests = paid_requests + ?, notices = ?::jsonb, lines = ?, updated_at = now() where id = ?`,
         [paid, JSON.stringify(notices), lines, run.id],

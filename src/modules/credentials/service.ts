@@ -1,6 +1,7 @@
 import { LockMode } from '@mikro-orm/core';
 import { inBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
+import { retryOnDeadlock } from '../../db/deadlocks.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
@@ -111,9 +112,11 @@ export class CredentialService {
     const credential = await this.get(em, actor.accountId, id);
     const live = await em.count(Resource, { credentialId: id, status: { $ne: 'destroyed' } });
     if (live > 0) throw new ConflictError(`Credential ${credential.name} still manages ${live} live resource(s); destroy them first`);
-    recordAudit(em, actor, { action: 'credential.delete', entityType: 'credential', entityId: id, before: credentialView(credential) });
-    em.remove(credential);
-    await em.flush();
+    // Its runs, checks and cost go with it (cascades); a job writing them at this moment may deadlock the delete once.
+    await retryOnDeadlock(() => em.transactional(async (tx) => {
+      recordAudit(tx, actor, { action: 'credential.delete', entityType: 'credential', entityId: id, before: credentialView(credential) });
+      await tx.nativeDelete(Credential, { id });
+    }));
   }
 
   async rotateSecret(em: Em, actor: Actor, id: string, rawSecret: unknown): Promise<Credential> {

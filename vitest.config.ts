@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    // Browser tests need Chromium: they run only through `npm run test:browser` (vitest.browser.config.ts).
+    exclude: ['**/node_modules/**', 'test/browser/**'],
     globalSetup: ['test/support/global-setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,

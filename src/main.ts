@@ -6,6 +6,8 @@ const { createLogger } = await import('./shared/logger.ts');
 const { openRuntime } = await import('./runtime.ts');
 const { startRoles } = await import('./roles.ts');
 const { preloadEmbeddedPostgres } = await import('./db/local-postgres.ts');
+const { stopBudget } = await import('./shared/shutdown.ts');
+type StopBudget = import('./shared/shutdown.ts').StopBudget;
 
 let config;
 try {
@@ -20,25 +22,34 @@ try {
 const log = createLogger(config.logLevel);
 
 let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
-let stopRoles: (() => Promise<void>) | undefined;
+let stopRoles: ((budget: StopBudget) => Promise<void>) | undefined;
 let stopping = false;
 
 /**
  * Handlers are in place before anything starts: a SIGTERM during start-up lets start-up finish, then stops what
- * started (HTTP first, then workers, then connections) instead of killing the process midway.
+ * started instead of killing the process midway. The stop: HTTP stops accepting and finishes in-flight requests while
+ * workers stop taking jobs and let running ones finish, then hand the rest back (src/shared/shutdown.ts); then
+ * PostgreSQL and Redis are closed, all within SKYLOFT_SHUTDOWN_TIMEOUT, else exit 1. A second signal during the stop
+ * is logged and ignored: exiting at once would leave a terraform mid-stop with its lease held, and the limit already
+ * bounds the wait.
  */
 async function shutdown(signal: string, starting: Promise<unknown>): Promise<void> {
-  if (stopping) return;
+  if (stopping) {
+    log.warn({ signal }, 'already shutting down; the signal is ignored (the shutdown limit still applies)');
+    return;
+  }
   stopping = true;
-  log.info({ signal }, 'shutting down');
+  const started = Date.now();
+  const budget = stopBudget(config!.shutdownTimeoutMs, started);
+  log.info({ signal, timeoutMs: config!.shutdownTimeoutMs }, 'shutting down');
   setTimeout(() => {
-    log.error('shutdown took longer than 30 s; exiting');
+    log.error({ timeoutMs: config!.shutdownTimeoutMs }, 'shutdown took longer than SKYLOFT_SHUTDOWN_TIMEOUT; exiting');
     process.exit(1);
-  }, 30_000).unref();
+  }, config!.shutdownTimeoutMs).unref();
   await starting.catch(() => {});
-  await stopRoles?.();
+  await stopRoles?.(budget);
   await runtime?.close();
-  log.info('stopped');
+  log.info({ durationMs: Date.now() - started }, 'stopped');
   process.exit(0);
 }
 

@@ -26,7 +26,8 @@ export class CostProcessor {
     this.budget = budget;
   }
 
-  collect = async (job: Job, token?: string): Promise<void> => {
+  /** `signal`: the worker is shutting down; the collection stops and the job runner hands the job back. */
+  collect = async (job: Job, token?: string, signal?: AbortSignal): Promise<void> => {
     const { runId } = catalog['cost-collect'].payload.parse(job.data);
     const em = this.rt.orm.em.fork();
     if (!(await this.cost.pending(em, runId))) return; // finished, or its credential was deleted
@@ -40,8 +41,9 @@ export class CostProcessor {
       const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
       const secret = await this.rt.credentials.openSecret(em, credential);
       const cloud = await openCloud(cloudInput(credential, secret), { budget: this.budget });
-      await this.cost.collect(em, run, credential.provider, cloud.cost);
+      await this.cost.collect(em, run, credential.provider, cloud.cost, signal);
     } catch (e) {
+      if (signal?.aborted) throw e; // stopped, not failed: the run stays claimed and the job comes back
       const retryable = !(e instanceof AppError) || e.retryable;
       if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw e;
       await this.cost.fail(em, runId, e);

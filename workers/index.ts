@@ -1,5 +1,5 @@
 import { rmSync } from 'node:fs';
-import { Worker, type Job } from 'bullmq';
+import { Worker } from 'bullmq';
 import { Operation } from '../src/modules/provisioning/entities.ts';
 import { catalog, QUEUE_NAMES, type JobName, type QueueName } from '../src/queue/catalog.ts';
 import { createRedis } from '../src/queue/redis.ts';
@@ -8,10 +8,14 @@ import { HealthProcessor, InventoryProcessor } from './inventory.ts';
 import { ApiBudget, DEFAULT_LIMITS } from '../src/clouds/budget.ts';
 import { ProvisioningProcessor } from './provisioning.ts';
 import { CostProcessor } from './cost.ts';
+import { withJobMetrics } from './job-metrics.ts';
 import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
 import { workerTempDir } from './workdirs.ts';
+import { JobRunner, SHUTDOWN, type JobProcessor } from './job-runner.ts';
+import type { StopBudget } from '../src/shared/shutdown.ts';
 
+/** Jobs one worker process runs at once per queue, unless SKYLOFT_QUEUE_CONCURRENCY says otherwise. */
 const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
   provisioning: (rt) => rt.config.workerConcurrency,
   // Listing is paced by the shared API budget, so more at once costs little time; each job holds one parsed page
@@ -21,6 +25,15 @@ const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
   // Each collection streams pages into PostgreSQL; two at once keep one writing while the other fetches.
   cost: () => 2,
 };
+
+/** The queues this process consumes (SKYLOFT_WORKER_QUEUES, default all); unknown names stop start-up, named. */
+function consumedQueues(rt: Runtime): QueueName[] {
+  const wanted = rt.config.workerQueues ?? QUEUE_NAMES;
+  const named = [...wanted, ...Object.keys(rt.config.queueConcurrency)];
+  const unknown = named.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
+  if (unknown.length > 0) throw new Error(`Unknown queue(s) ${[...new Set(unknown)].join(', ')} in SKYLOFT_WORKER_QUEUES or SKYLOFT_QUEUE_CONCURRENCY: the queues are ${QUEUE_NAMES.join(', ')}`);
+  return QUEUE_NAMES.filter((q) => wanted.includes(q));
+}
 
 /** Every catalog job has exactly one processor, or the worker refuses to start (and says which). */
 function assertWiring(processors: Partial<Record<JobName, unknown>>): void {
@@ -32,7 +45,8 @@ function assertWiring(processors: Partial<Record<JobName, unknown>>): void {
  * The worker role: one BullMQ worker per queue of the catalog, dispatching by job name; the loopback state backend
  * its terraform uses; and the reconciler that re-enqueues accepted work Redis lost.
  */
-export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
+export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) => Promise<void>> {
+  const queues = consumedQueues(rt);
   const stateServer = new WorkerStateServer(rt.orm, rt.state, rt.config.stateMaxBytes);
   await stateServer.start();
   const tempDir = workerTempDir();
@@ -42,7 +56,7 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
   const inventory = new InventoryProcessor(rt, rt.sync, budget);
   const health = new HealthProcessor(rt, new ApiBudget(rt.redis, rt.config.redis.prefix, DEFAULT_LIMITS, 1));
   const cost = new CostProcessor(rt, rt.cost, budget);
-  const processors: Record<JobName, (job: Job, token?: string) => Promise<void>> = {
+  const processors: Record<JobName, JobProcessor> = {
     provision: provisioning.process,
     'inventory-plan': inventory.plan,
     'inventory-scope': inventory.scope,
@@ -56,18 +70,20 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
   assertWiring(processors);
 
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
-  const workers = QUEUE_NAMES.map((queue) => {
-    const worker = new Worker(queue, (job, token) => processors[job.name as JobName](job, token), {
+  const runner = new JobRunner(rt.log);
+  const workers = queues.map((queue) => {
+    const dispatch: JobProcessor = (job, token, signal) => processors[job.name as JobName](job, token, signal);
+    const worker = new Worker(queue, withJobMetrics(queue, runner.wrap(queue, dispatch)), {
       connection,
       prefix: rt.config.redis.prefix,
-      concurrency: CONCURRENCY[queue](rt),
+      concurrency: rt.config.queueConcurrency[queue] ?? CONCURRENCY[queue](rt),
       // A job whose worker died is handed to another worker once its lock lapses (30 s), once; after that it fails.
       maxStalledCount: 1,
     });
     worker.on('error', (err) => rt.log.warn({ err, queue }, 'worker error'));
     return worker;
   });
-  workers[QUEUE_NAMES.indexOf('provisioning')]!.on('failed', (job, err) => {
+  workers[queues.indexOf('provisioning')]?.on('failed', (job, err) => {
     if (!job || job.attemptsMade < (job.opts.attempts ?? catalog.provision.options.attempts)) return;
     // The last attempt failed for a reason the processor did not settle itself: record it on the operation.
     const { operationId } = job.data as { operationId: string };
@@ -77,11 +93,26 @@ export async function startWorkers(rt: Runtime): Promise<() => Promise<void>> {
       .catch((e: unknown) => rt.log.error({ err: e, operationId }, 'could not record a failed operation'));
   });
   const stopReconciler = startReconciler(rt);
-  rt.log.info({ queues: QUEUE_NAMES }, 'worker role ready');
-  return async () => {
+  rt.log.info({ queues: Object.fromEntries(queues.map((q, i) => [q, workers[i]!.concurrency])) }, 'worker role ready');
+  /**
+   * Stops taking jobs at once; running jobs may finish until budget.jobsUntil, then the rest are aborted (a running
+   * terraform gets SIGINT and its lease is released) and handed back to the queue by budget.handBackBy.
+   */
+  return async (budget: StopBudget = { jobsUntil: Date.now(), handBackBy: Date.now() + 10_000 }) => {
     stopReconciler();
-    provisioning.abortAll();
-    await Promise.all(workers.map((w) => w.close()));
+    const closed = Promise.all(workers.map((w) => w.close()));
+    let timer: NodeJS.Timeout | undefined;
+    const finished = await Promise.race([
+      closed.then(() => true),
+      new Promise<false>((ok) => (timer = setTimeout(() => ok(false), Math.max(0, budget.jobsUntil - Date.now())))),
+    ]);
+    clearTimeout(timer);
+    if (!finished) {
+      rt.log.warn({ handBackBy: new Date(budget.handBackBy).toISOString() }, 'jobs still running at the shutdown limit: stopping them and handing them back to the queue');
+      runner.handBackBy = budget.handBackBy;
+      for (const w of workers) w.cancelAllJobs(SHUTDOWN);
+      await closed;
+    }
     await stateServer.stop();
     connection.disconnect();
     rmSync(tempDir, { recursive: true, force: true });

@@ -40,7 +40,6 @@ export class ProvisioningProcessor {
   private readonly rt: Runtime;
   private readonly stateServer: WorkerStateServer;
   private readonly tempDir: string;
-  private readonly running = new Map<string, AbortController>();
 
   constructor(rt: Runtime, stateServer: WorkerStateServer, tempDir: string) {
     this.rt = rt;
@@ -48,12 +47,11 @@ export class ProvisioningProcessor {
     this.tempDir = tempDir;
   }
 
-  /** Stops every running terraform (SIGINT first: terraform saves its state) so the jobs retry elsewhere. */
-  abortAll(): void {
-    for (const controller of this.running.values()) controller.abort(new Stopped('shutdown'));
-  }
-
-  process = async (job: Job): Promise<void> => {
+  /**
+   * `signal` is BullMQ's: aborted when the worker shuts down (workers/job-runner.ts). The running terraform then gets
+   * SIGINT (it saves its state), the lease is released below, and the job runner hands the job back to the queue.
+   */
+  process = async (job: Job, _token?: string, signal?: AbortSignal): Promise<void> => {
     const { operationId, phase } = catalog.provision.payload.parse(job.data);
     const em = this.rt.orm.em.fork();
     const op = await em.findOne(Operation, { id: operationId });
@@ -87,7 +85,9 @@ export class ProvisioningProcessor {
     }
 
     const controller = new AbortController();
-    this.running.set(op.id, controller);
+    const onShutdown = () => controller.abort(new Stopped('shutdown'));
+    if (signal?.aborted) onShutdown();
+    else signal?.addEventListener('abort', onShutdown, { once: true });
     const timers = [
       setInterval(() => {
         renewLease(this.rt.orm.em.fork(), resource.id, lockId, LEASE_MS).then(
@@ -118,7 +118,7 @@ export class ProvisioningProcessor {
       throw e;
     } finally {
       timers.forEach(clearInterval);
-      this.running.delete(op.id);
+      signal?.removeEventListener('abort', onShutdown);
       await output.flush();
       await workdir.dispose();
       await releaseLock(this.rt.orm.em.fork(), resource.id, lockId).catch(() => {});

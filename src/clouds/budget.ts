@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { cloudApiBackoff, cloudApiBudgetWait, cloudApiRetries, serviceOf, type CloudLabels } from '../shared/metrics.ts';
 import { CloudThrottledError } from './ports.ts';
 
 /**
@@ -76,12 +77,17 @@ export class ApiBudget {
     return `${this.prefix}:budget:${scope}`;
   }
 
-  /** Waits until the bucket grants one call. */
-  async acquire(scope: string, signal?: AbortSignal): Promise<void> {
+  /** Waits until the bucket grants one call; the time waited counts in skyloft_cloud_api_budget_wait_seconds_total. */
+  async acquire(scope: string, signal?: AbortSignal, labels: CloudLabels = { provider: 'unknown', service: serviceOf(scope) }): Promise<void> {
     for (;;) {
       const wait = Number(await this.redis.eval(TAKE, 1, this.key(scope), Date.now(), this.limits.capacity, this.limits.ratePerSecond));
       if (wait <= 0) return;
-      await sleep(wait + Math.random() * Math.min(wait, 250), signal);
+      const started = performance.now();
+      try {
+        await sleep(wait + Math.random() * Math.min(wait, 250), signal);
+      } finally {
+        cloudApiBudgetWait.inc(labels, (performance.now() - started) / 1000);
+      }
     }
   }
 
@@ -97,18 +103,21 @@ export class ApiBudget {
    * One cloud call under the budget: waits for a token, and on the cloud's throttling answer slows the whole bucket
    * down and tries again with exponential backoff and jitter, honouring Retry-After, up to `attempts` times.
    */
-  async call<T>(scope: string, fn: () => Promise<T>, opts: { attempts?: number; signal?: AbortSignal } = {}): Promise<T> {
+  async call<T>(scope: string, fn: () => Promise<T>, opts: { attempts?: number; signal?: AbortSignal; labels?: CloudLabels } = {}): Promise<T> {
     const attempts = opts.attempts ?? this.attempts;
+    const labels = opts.labels ?? { provider: 'unknown', service: serviceOf(scope) };
     for (let attempt = 1; ; attempt++) {
-      await this.acquire(scope, opts.signal);
+      await this.acquire(scope, opts.signal, labels);
       try {
         const result = await fn();
         await this.succeeded(scope);
         return result;
       } catch (e) {
         if (!(e instanceof CloudThrottledError) || attempt >= attempts) throw e;
-        const backoff = Math.min(30_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2);
-        await this.throttled(scope, Math.max(e.retryAfterMs ?? 0, backoff));
+        const backoffMs = Math.max(e.retryAfterMs ?? 0, Math.min(30_000, 250 * 2 ** attempt) * (0.5 + Math.random() / 2));
+        cloudApiRetries.inc({ ...labels, reason: 'throttled' });
+        cloudApiBackoff.inc({ ...labels, reason: 'throttled' }, backoffMs / 1000);
+        await this.throttled(scope, backoffMs);
       }
     }
   }

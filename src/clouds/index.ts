@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cloudApiBackoff, cloudApiCalls, cloudApiRetries, serviceOf, type CloudLabels } from '../shared/metrics.ts';
 import type { ApiBudget } from './budget.ts';
-import { CloudUnavailableError, type CostReader, type HealthProbe, type InventoryReader } from './ports.ts';
+import { CloudThrottledError, CloudUnavailableError, type CostReader, type HealthProbe, type InventoryReader } from './ports.ts';
 
 /**
  * The one entry to the cloud adapters: `openCloud` picks the adapter of a credential's provider. Each adapter
@@ -57,31 +58,46 @@ export interface AdapterDeps {
 const TRANSIENT_ATTEMPTS = 3;
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-export function cloudCaller(budget: ApiBudget, timeoutMs = DEFAULT_TIMEOUT_MS) {
+/**
+ * Every attempt is counted in skyloft_cloud_api_calls_total by `provider` and the scope key's service, and every
+ * transient retry with its backoff (the budget counts the throttled ones): the one place all cloud calls pass.
+ */
+export function cloudCaller(budget: ApiBudget, timeoutMs = DEFAULT_TIMEOUT_MS, provider = 'unknown') {
   return (translate: (err: unknown) => Error): CloudCall =>
     async (scopeKey, fn, signal) => {
+      const labels: CloudLabels = { provider, service: serviceOf(scopeKey) };
       for (let attempt = 1; ; attempt++) {
         try {
-          return await budget.call(scopeKey, () => attemptOnce(fn, translate, timeoutMs, signal), { signal });
+          return await budget.call(scopeKey, () => attemptOnce(fn, translate, timeoutMs, labels, signal), { signal, labels });
         } catch (err) {
           if (!(err instanceof CloudUnavailableError) || attempt >= TRANSIENT_ATTEMPTS || signal?.aborted) throw err;
-          await sleep(250 * 4 ** (attempt - 1) * (0.5 + Math.random() / 2), undefined, { signal });
+          const backoffMs = 250 * 4 ** (attempt - 1) * (0.5 + Math.random() / 2);
+          cloudApiRetries.inc({ ...labels, reason: 'transient' });
+          cloudApiBackoff.inc({ ...labels, reason: 'transient' }, backoffMs / 1000);
+          await sleep(backoffMs, undefined, { signal });
         }
       }
     };
 }
 
-async function attemptOnce<T>(fn: (signal: AbortSignal) => Promise<T>, translate: (err: unknown) => Error, timeoutMs: number, signal?: AbortSignal): Promise<T> {
+async function attemptOnce<T>(fn: (signal: AbortSignal) => Promise<T>, translate: (err: unknown) => Error, timeoutMs: number, labels: CloudLabels, signal?: AbortSignal): Promise<T> {
   signal?.throwIfAborted();
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   try {
     // Not every SDK call honours an abort signal (Azure's next-page requests, gax): stop waiting for it regardless.
-    return await untilAborted(fn(combined), combined);
+    const result = await untilAborted(fn(combined), combined);
+    cloudApiCalls.inc({ ...labels, outcome: 'ok' });
+    return result;
   } catch (err) {
-    if (signal?.aborted) throw signal.reason;
-    if (timeout.aborted) throw new CloudUnavailableError(`The cloud did not answer within ${timeoutMs} ms`, err);
-    throw translate(err);
+    if (signal?.aborted) throw signal.reason; // canceled by the job: not the cloud's doing, not counted
+    if (timeout.aborted) {
+      cloudApiCalls.inc({ ...labels, outcome: 'timeout' });
+      throw new CloudUnavailableError(`The cloud did not answer within ${timeoutMs} ms`, err);
+    }
+    const translated = translate(err);
+    cloudApiCalls.inc({ ...labels, outcome: translated instanceof CloudThrottledError ? 'throttled' : 'error' });
+    throw translated;
   }
 }
 
@@ -96,7 +112,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
 /** Opens the adapter of `input.provider`. Constructing clients calls no cloud API; the first list or probe does. */
 export async function openCloud(input: CloudInput, deps: CloudDeps): Promise<OpenedCloud> {
   const timeoutMs = positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS;
-  const adapterDeps: AdapterDeps = { caller: cloudCaller(deps.budget, timeoutMs), ...(deps.tls && { tls: deps.tls }) };
+  const adapterDeps: AdapterDeps = { caller: cloudCaller(deps.budget, timeoutMs, input.provider), ...(deps.tls && { tls: deps.tls }) };
   switch (input.provider) {
     case 'aws':
       return (await import('./aws/index.ts')).openAws(input, adapterDeps);

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -48,7 +49,7 @@ const envSchema = z.object({
     .optional(),
   REDIS_URL: z
     .string()
-    .refine((v) => /^rediss?:\/\//.test(v), 'must be a redis:// or rediss:// URL')
+    .refine((v) => /^(rediss?|redis-sentinel|redis-cluster):\/\//.test(v), 'must be a redis://, rediss://, redis-sentinel:// or redis-cluster:// URL')
     .default('redis://127.0.0.1:6379'),
   SKYLOFT_REDIS_PREFIX: z
     .string()
@@ -73,12 +74,56 @@ const envSchema = z.object({
   SKYLOFT_TERRAFORM_STEP_TIMEOUT: durationMs('30m'),
   SKYLOFT_STATE_RETENTION: positiveInt(100),
   SKYLOFT_WORKER_CONCURRENCY: positiveInt(2),
+  SKYLOFT_WORKER_QUEUES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return undefined;
+      const names = [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))];
+      if (names.some((n) => !/^[a-z-]+$/.test(n))) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma list of queue names (provisioning, inventory, health, cost); got "${v}"` });
+        return z.NEVER;
+      }
+      return names;
+    }),
+  SKYLOFT_QUEUE_CONCURRENCY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const out: Record<string, number> = {};
+      for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+        const m = /^([a-z-]+)=(\d+)$/.exec(part);
+        if (!m || Number(m[2]) < 1) {
+          ctx.addIssue({ code: 'custom', message: `must look like inventory=8,cost=2 (positive numbers); got "${v}"` });
+          return z.NEVER;
+        }
+        out[m[1]!] = Number(m[2]);
+      }
+      return out;
+    }),
   SKYLOFT_RATE_LIMIT: positiveInt(600),
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   SKYLOFT_USER_LOCK_TTL: durationMs('2h'),
   SKYLOFT_HEALTH_SLOW_MS: positiveInt(2000),
   SKYLOFT_COST_LOOKBACK_DAYS: positiveInt(3).refine((n) => n <= 90, 'must be at most 90'),
+  SKYLOFT_RETENTION_DAYS: positiveInt(90),
   SKYLOFT_COST_BACKFILL_DAYS: positiveInt(30).refine((n) => n <= 396, 'must be at most 396 (13 months)'),
+  SKYLOFT_DASHBOARD_SESSION_TTL: durationMs('8h'),
+  SKYLOFT_METRICS_ALLOW: z
+    .string()
+    .default('127.0.0.1,::1')
+    .transform((v, ctx) => {
+      // `none`: no address is trusted, /metrics needs an admin key from everywhere.
+      if (v.trim() === 'none') return [];
+      const entries = v.split(',').map((a) => a.trim()).filter(Boolean);
+      const bad = entries.filter((a) => !isAddressOrCidr(a));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a comma list of IP addresses or CIDRs (IPv4 or IPv6), e.g. 127.0.0.1,10.0.0.0/8,::1; bad: ${bad.join(', ')}` });
+        return z.NEVER;
+      }
+      return entries;
+    }),
+  SKYLOFT_SHUTDOWN_TIMEOUT: durationMs('30s'),
   SKYLOFT_DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -87,6 +132,7 @@ export interface Config {
   readonly http: { readonly port: number; readonly host: string; readonly rateLimitPerMinute: number };
   /** undefined means local mode: an embedded PostgreSQL under dataDir. */
   readonly databaseUrl: string | undefined;
+  /** prefix is hash-tagged (`{skyloft}`) with a Redis Cluster, so every key of a queue lives in one slot, as BullMQ needs. */
   readonly redis: { readonly url: string; readonly prefix: string };
   /** undefined only in local mode before the generated key is loaded (see loadLocalMasterKey). */
   readonly masterKey: string | undefined;
@@ -102,11 +148,22 @@ export interface Config {
   readonly stateRetention: number;
   /** Jobs one worker process runs at once. */
   readonly workerConcurrency: number;
+  /** The queues this worker process consumes (undefined: all); per-queue concurrency overrides. */
+  readonly workerQueues: readonly string[] | undefined;
+  readonly queueConcurrency: Readonly<Record<string, number>>;
   readonly stateMaxBytes: number;
   readonly userLockTtlMs: number;
   readonly healthSlowMs: number;
   /** Days a scheduled cost collection fetches again, and days fetched when a credential is registered. */
   readonly cost: { readonly lookbackDays: number; readonly backfillDays: number };
+  /** Days of history kept: tombstones, finished sync and cost runs, health checks, operation logs. */
+  readonly retentionDays: number;
+  /** Lifetime of a /admin/queues dashboard session (fixed from sign-in, not sliding). */
+  readonly dashboard: { readonly sessionTtlMs: number };
+  /** Client addresses and CIDRs that may read /metrics without an admin key (SKYLOFT_METRICS_ALLOW). */
+  readonly metrics: { readonly allow: readonly string[] };
+  /** How long a SIGTERM/SIGINT stop may take in all (see src/shared/shutdown.ts); past it the process exits 1. */
+  readonly shutdownTimeoutMs: number;
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
 }
@@ -139,7 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     http: Object.freeze({ port: e.PORT, host: e.HOST, rateLimitPerMinute: e.SKYLOFT_RATE_LIMIT }),
     databaseUrl: e.DATABASE_URL,
-    redis: Object.freeze({ url: e.REDIS_URL, prefix: e.SKYLOFT_REDIS_PREFIX }),
+    redis: Object.freeze({ url: e.REDIS_URL, prefix: e.REDIS_URL.startsWith('redis-cluster://') ? `{${e.SKYLOFT_REDIS_PREFIX}}` : e.SKYLOFT_REDIS_PREFIX }),
     masterKey: e.SKYLOFT_MASTER_KEY,
     previousMasterKey: e.SKYLOFT_MASTER_KEY_PREVIOUS,
     roles: Object.freeze(e.SKYLOFT_ROLES),
@@ -150,13 +207,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     stateRetention: e.SKYLOFT_STATE_RETENTION,
     workerConcurrency: e.SKYLOFT_WORKER_CONCURRENCY,
+    workerQueues: e.SKYLOFT_WORKER_QUEUES,
+    queueConcurrency: Object.freeze(e.SKYLOFT_QUEUE_CONCURRENCY),
     stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
     userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,
     cost: { lookbackDays: e.SKYLOFT_COST_LOOKBACK_DAYS, backfillDays: e.SKYLOFT_COST_BACKFILL_DAYS },
+    retentionDays: e.SKYLOFT_RETENTION_DAYS,
+    dashboard: Object.freeze({ sessionTtlMs: e.SKYLOFT_DASHBOARD_SESSION_TTL }),
+    metrics: Object.freeze({ allow: Object.freeze(e.SKYLOFT_METRICS_ALLOW) }),
+    shutdownTimeoutMs: e.SKYLOFT_SHUTDOWN_TIMEOUT,
     dataDir: e.SKYLOFT_DATA_DIR,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/** An IPv4 or IPv6 address, or one with a /prefix length that fits its family. */
+function isAddressOrCidr(v: string): boolean {
+  const [address = '', prefix, extra] = v.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
 }
 
 /** "90s", "30m", "2h", "1d" or plain milliseconds. */

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { apiKeyRoutes, meRoutes, userRoutes } from '../modules/accounts/routes.ts';
 import { auditRoutes } from '../modules/audit/routes.ts';
@@ -10,12 +10,16 @@ import { inventoryRoutes, syncRoutes } from '../modules/inventory/routes.ts';
 import { healthRoutes } from '../modules/health/routes.ts';
 import { scheduleRoutes } from '../modules/schedules/routes.ts';
 import { costRoutes, resourceCostRoutes } from '../modules/cost/routes.ts';
+import { dashboardRoutes } from '../modules/dashboard/routes.ts';
+import { queueRoutes } from '../modules/queues/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerErrorHandling } from './plugins/errors.ts';
+import { registerMetrics } from './plugins/metrics.ts';
 import { registerOpenApi } from './plugins/openapi.ts';
+import { registerRequestContext } from './plugins/request-log.ts';
 import { systemRoutes } from './system-routes.ts';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
@@ -26,8 +30,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: JSON_BODY_LIMIT,
     genReqId: () => newId(),
+    // One line per request, written by registerRequestContext (Fastify's own two lines log the URL with its query).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
     routerOptions: { ignoreTrailingSlash: true },
   }).withTypeProvider<ZodTypeProvider>();
+  registerRequestContext(app);
   // Terraform's http backend locks with these two methods.
   app.addHttpMethod('LOCK', { hasBody: true });
   app.addHttpMethod('UNLOCK', { hasBody: true });
@@ -57,9 +64,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   registerErrorHandling(app);
   registerAuth(app, deps);
+  registerMetrics(app, deps, { inventoryFreshness: true });
   await registerOpenApi(app);
 
   await app.register(systemRoutes(deps));
+  // /admin: the queue dashboard, behind its own cookie sessions (the /v1 bearer check does not cover it).
+  await app.register(dashboardRoutes(deps));
   await app.register(
     async (v1) => {
       await v1.register(meRoutes);
@@ -75,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(healthRoutes(deps), { prefix: '/health' });
       await v1.register(scheduleRoutes(deps), { prefix: '/schedules' });
       await v1.register(costRoutes(deps), { prefix: '/costs' });
+      await v1.register(queueRoutes(deps), { prefix: '/queues' });
       await v1.register(resourceCostRoutes, { prefix: '/resources' });
       await v1.register(stateBackendRoutes(deps), { prefix: '/terraform/state' });
     },

@@ -7,6 +7,7 @@ import { SyncRun, SyncScope } from './inventory/entities.ts';
 import { HealthCheck } from './health/entity.ts';
 import { AccountSchedule } from './schedules/entity.ts';
 import { CostRun } from './cost/entities.ts';
+import { DashboardSession } from './dashboard/entity.ts';
 
 /** The explicit entity list (no folder discovery). Each new module adds its entities here. */
-export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule, CostRun];
+export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule, CostRun, DashboardSession];

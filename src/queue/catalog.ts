@@ -1,6 +1,7 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import { currentContext } from '../shared/context.ts';
 
 /**
  * The typed job catalog: every job, its queue, payload schema, retry policy and deterministic id in one place.
@@ -10,61 +11,67 @@ import { z } from 'zod';
 const keep = { removeOnComplete: { count: 1_000 }, removeOnFail: { count: 5_000 } };
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
 
+/**
+ * A job's payload: its ids, plus the id of the HTTP request that caused it (set by Queues from the work context, so
+ * logs tie a job to its request; never part of a job id). Strict: anything else is refused.
+ */
+const payload = <S extends z.ZodRawShape>(shape: S) => z.strictObject({ ...shape, requestId: z.string().max(100).optional() });
+
 export const catalog = {
   provision: {
     queue: 'provisioning',
-    payload: z.strictObject({ operationId: z.uuid(), resourceId: z.uuid(), phase: z.enum(['plan', 'apply']) }),
+    payload: payload({ operationId: z.uuid(), resourceId: z.uuid(), phase: z.enum(['plan', 'apply']) }),
     options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, ...keep } satisfies JobsOptions,
     id: (p: { operationId: string; resourceId: string; phase: string }) => `${p.resourceId}_${p.operationId}_${p.phase}`,
   },
   /** Lists a credential's scopes and fans out one scope job per (region, kind) under a finishing parent. */
   'inventory-plan': {
     queue: 'inventory',
-    payload: z.strictObject({ runId: z.uuid() }),
+    payload: payload({ runId: z.uuid() }),
     options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
     id: (p: { runId: string }) => `plan_${p.runId}`,
   },
   'inventory-scope': {
     queue: 'inventory',
-    payload: z.strictObject({ runId: z.uuid(), region: z.string(), kind: z.string() }),
+    payload: payload({ runId: z.uuid(), region: z.string(), kind: z.string() }),
     options: { attempts: 4, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
     id: (p: { runId: string; region: string; kind: string }) => `scope_${p.runId}_${safe(p.region)}_${safe(p.kind)}`,
   },
   'inventory-finish': {
     queue: 'inventory',
-    payload: z.strictObject({ runId: z.uuid() }),
+    payload: payload({ runId: z.uuid() }),
     options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
     id: (p: { runId: string }) => `finish_${p.runId}`,
   },
   'health-check': {
     queue: 'health',
-    payload: z.strictObject({ credentialId: z.uuid(), checkId: z.uuid() }),
+    payload: payload({ credentialId: z.uuid(), checkId: z.uuid() }),
     options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 }, ...keep } satisfies JobsOptions,
     id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
   /** One cost collection run; waits (delayed) while another collection of the same credential runs. */
   'cost-collect': {
     queue: 'cost',
-    payload: z.strictObject({ runId: z.uuid() }),
+    payload: payload({ runId: z.uuid() }),
     options: { attempts: 4, backoff: { type: 'exponential', delay: 10_000 }, ...keep } satisfies JobsOptions,
     id: (p: { runId: string }) => `cost_${p.runId}`,
   },
   /** Produced by the per-credential job schedulers (src/modules/schedules): start a sync run, or check health. */
   'scheduled-sync': {
     queue: 'inventory',
-    payload: z.strictObject({ credentialId: z.uuid() }),
+    payload: payload({ credentialId: z.uuid() }),
     options: { attempts: 1, ...keep } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-sync_${p.credentialId}`,
   },
   'scheduled-health': {
     queue: 'health',
-    payload: z.strictObject({ credentialId: z.uuid() }),
+    payload: payload({ credentialId: z.uuid() }),
     options: { attempts: 1, ...keep } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-health_${p.credentialId}`,
   },
   'scheduled-cost': {
     queue: 'cost',
-    payload: z.strictObject({ credentialId: z.uuid() }),
+    payload: payload({ credentialId: z.uuid() }),
     options: { attempts: 1, ...keep } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-cost_${p.credentialId}`,
   },
@@ -78,6 +85,12 @@ export const QUEUE_NAMES = [...new Set(Object.values(catalog).map((j) => j.queue
 export function jobOptions<J extends JobName>(job: J, payload: Payload<J>): JobsOptions {
   const entry = catalog[job];
   return { ...entry.options, jobId: (entry.id as (p: Payload<J>) => string)(payload) };
+}
+
+/** The payload with the current request's id (see src/shared/context.ts), unless it names one already. */
+function withRequestId<P extends { requestId?: string }>(payload: P): P {
+  const requestId = currentContext()?.requestId;
+  return requestId && payload.requestId === undefined ? { ...payload, requestId } : payload;
 }
 
 /** Producers for every queue, sharing one connection. */
@@ -105,7 +118,7 @@ export class Queues {
 
   async add<J extends JobName>(job: J, payload: Payload<J>): Promise<void> {
     const entry = catalog[job];
-    await this.get(entry.queue).add(job, entry.payload.parse(payload), jobOptions(job, payload));
+    await this.get(entry.queue).add(job, entry.payload.parse(withRequestId(payload)), jobOptions(job, payload));
   }
 
   /** A parent job that runs once every child has finished (failed children included: they record their failure). */
@@ -114,12 +127,12 @@ export class Queues {
     await this.flows.add({
       name: parent.job,
       queueName: catalog[parent.job].queue,
-      data: catalog[parent.job].payload.parse(parent.payload),
+      data: catalog[parent.job].payload.parse(withRequestId(parent.payload)),
       opts: jobOptions(parent.job, parent.payload),
       children: children.map((c) => ({
         name: c.job,
         queueName: catalog[c.job].queue,
-        data: catalog[c.job].payload.parse(c.payload),
+        data: catalog[c.job].payload.parse(withRequestId(c.payload)),
         opts: { ...jobOptions(c.job, c.payload), ignoreDependencyOnFailure: true },
       })),
     });

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { terraformStepDuration } from '../../shared/metrics.ts';
 import { secretsOf, terraformEnv, writeCliConfig } from './cli-config.ts';
 import { describe, TerraformCanceledError, TerraformError, TerraformTimeoutError } from './errors.ts';
 import { killGroupAndWait, signalGroup } from './process-group.ts';
@@ -62,8 +63,25 @@ const GROUP_EXIT_MS = 3_000;
  * a resource convergent after a cancel), but provider plugins ignore only SIGINT (hashicorp/go-plugin "eats" it, as
  * it is what a terminal's Ctrl-C sends the whole group); a SIGTERM would kill them mid-call, and a resource created
  * in that instant would be missing from the state: orphaned. Arguments are passed verbatim: callers add -no-color.
+ * Each run is observed in skyloft_terraform_step_duration_seconds{step,outcome}.
  */
 export async function runTerraform(args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  const end = terraformStepDuration.startTimer({ step: stepOf(args) });
+  try {
+    const result = await runUnmetered(args, opts);
+    end({ outcome: 'ok' });
+    return result;
+  } catch (e) {
+    end({ outcome: e instanceof TerraformTimeoutError ? 'timeout' : e instanceof TerraformCanceledError ? 'canceled' : 'error' });
+    throw e;
+  }
+}
+
+const STEPS = new Set(['init', 'plan', 'apply', 'destroy', 'show', 'output', 'state', 'validate', 'import', 'refresh', 'force-unlock']);
+/** The step label: terraform's subcommand, from a fixed set so the label stays bounded. */
+const stepOf = (args: readonly string[]) => (args[0] && STEPS.has(args[0]) ? args[0] : 'other');
+
+async function runUnmetered(args: readonly string[], opts: RunOptions): Promise<RunResult> {
   if (opts.signal?.aborted) throw new TerraformCanceledError(args, '', opts.signal.reason);
   const cliConfigFile = await writeCliConfig(opts.workdir, opts.terraform.providerMirror);
   const env = terraformEnv({ workdir: opts.workdir, cliConfigFile, env: opts.env });

@@ -5,6 +5,7 @@ import { Migration0004Health } from './0004-health.ts';
 import { Migration0005Schedules } from './0005-schedules.ts';
 import { Migration0006InventoryFillfactor } from './0006-inventory-fillfactor.ts';
 import { Migration0007Cost } from './0007-cost.ts';
+import { Migration0008DashboardSessions } from './0008-dashboard-sessions.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   { name: '0005-schedules', class: Migration0005Schedules },
   { name: '0006-inventory-fillfactor', class: Migration0006InventoryFillfactor },
   { name: '0007-cost', class: Migration0007Cost },
+  { name: '0008-dashboard-sessions', class: Migration0008DashboardSessions },
 ];

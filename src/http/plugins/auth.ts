@@ -50,7 +50,7 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
 }
 
 /** `Bearer <key>`, or HTTP Basic with the key as password (what terraform's http backend sends). */
-function bearerOrBasic(request: FastifyRequest): string | undefined {
+export function bearerOrBasic(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
   if (!header) return undefined;
   const [scheme, value] = header.trim().split(/\s+/, 2);

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConnectionException, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { isConnectionError } from '../../db/connection-errors.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { StateLockedError } from '../../modules/state/locks.ts';
 import { AppError, RateLimitedError } from '../../shared/errors.ts';
@@ -51,7 +52,7 @@ export function registerErrorHandling(app: FastifyInstance): void {
     }
     if (err.statusCode === 413) return sendError(reply, 413, 'payload_too_large', 'Request body is too large');
     if (err.statusCode === 415) return sendError(reply, 415, 'unsupported_media_type', 'Unsupported Content-Type');
-    if (err instanceof ConnectionException) {
+    if (isConnectionError(err)) {
       request.log.error({ err }, 'PostgreSQL is unavailable');
       return sendError(reply, 503, 'dependency_unavailable', 'PostgreSQL is unavailable; try again shortly', { dependency: 'postgres' });
     }

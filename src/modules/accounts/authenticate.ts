@@ -1,7 +1,7 @@
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { UnauthorizedError } from '../../shared/errors.ts';
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { ApiKey, type RoleName } from './entities.ts';
 import { hashApiKey, isWellFormedApiKey } from './keys.ts';
 import { lowerRole } from './roles.ts';
@@ -19,14 +19,28 @@ export interface Principal {
  */
 export async function authenticate(em: Em, rawKey: string | undefined): Promise<Principal> {
   if (!rawKey || !isWellFormedApiKey(rawKey)) throw new UnauthorizedError();
-  // One indexed query per request (api_keys_hash_uq, then the user's primary key).
+  const found = await findPrincipal(em, sql`k.key_hash = ${hashApiKey(rawKey)}`);
+  if (!found) throw new UnauthorizedError();
+  return found;
+}
+
+/**
+ * The principal of a key that is still valid (not revoked, not expired, its user active), else undefined: what a
+ * dashboard session, made from a key, re-checks on every request so revoking the key or the user ends it.
+ */
+export async function principalOfKey(em: Em, keyId: string): Promise<Principal | undefined> {
+  return findPrincipal(em, sql`k.id = ${keyId}`);
+}
+
+/** The one definition of "a usable key": one indexed query (the key's unique index, then the user's primary key). */
+async function findPrincipal(em: Em, match: RawBuilder<unknown>): Promise<Principal | undefined> {
   const { rows } = await sql<{ id: string; account_id: string; key_role: RoleName; user_id: string; user_role: RoleName }>`
     select k.id, k.account_id, k.role as key_role, u.id as user_id, u.role as user_role
       from api_keys k join users u on u.id = k.user_id
-     where k.key_hash = ${hashApiKey(rawKey)} and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
+     where ${match} and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())
        and u.active and u.deleted_at is null`.execute(em.getKysely());
   const found = rows[0];
-  if (!found) throw new UnauthorizedError();
+  if (!found) return undefined;
   return { accountId: found.account_id, userId: found.user_id, keyId: found.id, role: lowerRole(found.key_role, found.user_role) };
 }
 

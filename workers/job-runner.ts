@@ -1,0 +1,98 @@
+import { DelayedError, UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
+import { runInContext } from '../src/shared/context.ts';
+import type { Logger } from '../src/shared/logger.ts';
+
+/** The abort reason the worker gives its running jobs when the process shuts down (Worker.cancelAllJobs). */
+export const SHUTDOWN = 'shutdown';
+
+export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => Promise<void>;
+
+type Outcome = 'completed' | 'failed' | 'retrying' | 'delayed' | 'handed-back';
+
+/**
+ * The shared job wrapper: every job runs in its work context (its request id and job id on every line logged
+ * meanwhile) and ends with exactly one log line: job, queue, job id, attempt, duration, outcome, the ids of its
+ * payload and the request that caused it.
+ *
+ * Shutdown: the worker aborts running jobs with SHUTDOWN. A job that then stops (provisioning stops its terraform and
+ * releases its lease), or that has not stopped by `handBackBy`, is handed back: moved from active to waiting with
+ * its lock token, so another worker takes it at once instead of after BullMQ's stalled-job check (30 s), and without
+ * spending an attempt.
+ */
+export class JobRunner {
+  private readonly log: Logger;
+  /** Epoch ms by which an aborted job is handed back even if its processor has not returned. */
+  handBackBy = Number.POSITIVE_INFINITY;
+
+  constructor(log: Logger) {
+    this.log = log;
+  }
+
+  wrap(queue: string, processor: JobProcessor): JobProcessor {
+    return (job, token, signal) => {
+      const { requestId } = job.data as { requestId?: string };
+      return runInContext({ requestId, jobId: job.id }, () => this.run(queue, processor, job, token, signal));
+    };
+  }
+
+  private async run(queue: string, processor: JobProcessor, job: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const started = performance.now();
+    let outcome: Outcome = 'completed';
+    let error: string | undefined;
+    try {
+      await this.untilHandBack(processor(job, token, signal), signal);
+    } catch (e) {
+      if (signal?.reason === SHUTDOWN && !isMoved(e)) {
+        await job.moveToWait(token);
+        outcome = 'handed-back';
+        throw new WaitingError();
+      }
+      outcome = isMoved(e) ? 'delayed' : isFinal(job, e) ? 'failed' : 'retrying';
+      if (!isMoved(e)) error = (e as Error).message;
+      throw e;
+    } finally {
+      const { requestId, ...ids } = job.data as Record<string, unknown>;
+      const line = {
+        job: job.name,
+        queue,
+        attempt: job.attemptsMade + 1,
+        durationMs: Math.round(performance.now() - started),
+        outcome,
+        ...ids,
+        ...(error !== undefined && { error }),
+      };
+      // requestId and jobId come from the work context (see src/shared/logger.ts).
+      if (outcome === 'failed') this.log.error(line, 'job finished');
+      else if (outcome === 'retrying') this.log.warn(line, 'job finished');
+      else this.log.info(line, 'job finished');
+    }
+  }
+
+  /** The processor's result, or a rejection once the job was aborted for shutdown and handBackBy has passed. */
+  private untilHandBack(work: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+    if (!signal) return work;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const late = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        timer = setTimeout(() => reject(new Error('the job did not stop before the shutdown limit')), Math.max(0, this.handBackBy - Date.now()));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    work.catch(() => {}); // a processor still running after the hand-back must not crash the process when it fails
+    return Promise.race([work, late]).finally(() => {
+      clearTimeout(timer);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    });
+  }
+}
+
+/** BullMQ's "moved, not failed" signals: the job already went back to delayed, waiting or waiting-children. */
+function isMoved(e: unknown): boolean {
+  return e instanceof DelayedError || e instanceof WaitingError || e instanceof WaitingChildrenError;
+}
+
+function isFinal(job: Job, e: unknown): boolean {
+  return e instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+}

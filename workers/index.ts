@@ -9,6 +9,7 @@ import { ApiBudget, DEFAULT_LIMITS } from '../src/clouds/budget.ts';
 import { ProvisioningProcessor } from './provisioning.ts';
 import { CostProcessor } from './cost.ts';
 import { withJobMetrics } from './job-metrics.ts';
+import { withAccountCap } from './fairness.ts';
 import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
 import { workerTempDir } from './workdirs.ts';
@@ -29,9 +30,9 @@ const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
 /** The queues this process consumes (SKYLOFT_WORKER_QUEUES, default all); unknown names stop start-up, named. */
 function consumedQueues(rt: Runtime): QueueName[] {
   const wanted = rt.config.workerQueues ?? QUEUE_NAMES;
-  const named = [...wanted, ...Object.keys(rt.config.queueConcurrency)];
+  const named = [...wanted, ...Object.keys(rt.config.queueConcurrency), ...Object.keys(rt.config.accountConcurrency)];
   const unknown = named.filter((q) => !(QUEUE_NAMES as readonly string[]).includes(q));
-  if (unknown.length > 0) throw new Error(`Unknown queue(s) ${[...new Set(unknown)].join(', ')} in SKYLOFT_WORKER_QUEUES or SKYLOFT_QUEUE_CONCURRENCY: the queues are ${QUEUE_NAMES.join(', ')}`);
+  if (unknown.length > 0) throw new Error(`Unknown queue(s) ${[...new Set(unknown)].join(', ')} in SKYLOFT_WORKER_QUEUES, SKYLOFT_QUEUE_CONCURRENCY or SKYLOFT_ACCOUNT_CONCURRENCY: the queues are ${QUEUE_NAMES.join(', ')}`);
   return QUEUE_NAMES.filter((q) => wanted.includes(q));
 }
 
@@ -72,7 +73,7 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
   const runner = new JobRunner(rt.log);
   const workers = queues.map((queue) => {
-    const dispatch: JobProcessor = (job, token, signal) => processors[job.name as JobName](job, token, signal);
+    const dispatch = withAccountCap(rt, queue, (job, token, signal) => processors[job.name as JobName](job, token, signal));
     const worker = new Worker(queue, withJobMetrics(queue, runner.wrap(queue, dispatch)), {
       connection,
       prefix: rt.config.redis.prefix,

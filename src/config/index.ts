@@ -86,6 +86,21 @@ const envSchema = z.object({
       }
       return names;
     }),
+  SKYLOFT_ACCOUNT_CONCURRENCY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const out: Record<string, number> = {};
+      for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+        const m = /^([a-z-]+)=(\d+)$/.exec(part);
+        if (!m || Number(m[2]) < 1) {
+          ctx.addIssue({ code: 'custom', message: `must look like provisioning=4,inventory=8 (positive numbers); got "${v}"` });
+          return z.NEVER;
+        }
+        out[m[1]!] = Number(m[2]);
+      }
+      return out;
+    }),
   SKYLOFT_QUEUE_CONCURRENCY: z
     .string()
     .optional()
@@ -151,6 +166,8 @@ export interface Config {
   /** The queues this worker process consumes (undefined: all); per-queue concurrency overrides. */
   readonly workerQueues: readonly string[] | undefined;
   readonly queueConcurrency: Readonly<Record<string, number>>;
+  /** Jobs of one account running at once per queue, across every worker (fairness). */
+  readonly accountConcurrency: Readonly<Record<string, number>>;
   readonly stateMaxBytes: number;
   readonly userLockTtlMs: number;
   readonly healthSlowMs: number;
@@ -209,6 +226,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerConcurrency: e.SKYLOFT_WORKER_CONCURRENCY,
     workerQueues: e.SKYLOFT_WORKER_QUEUES,
     queueConcurrency: Object.freeze(e.SKYLOFT_QUEUE_CONCURRENCY),
+    accountConcurrency: Object.freeze(e.SKYLOFT_ACCOUNT_CONCURRENCY),
     stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
     userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,

@@ -49,3 +49,44 @@ describe('per-account slots', () => {
     expect(await slots.run('provisioning', 'acct-d', 'after', 1, async () => 'ok')).toEqual({ ran: true, value: 'ok' });
   });
 });
+
+describe('per-account caps in the workers', () => {
+  it('keep one account\'s creates from occupying every worker slot: another account\'s create runs beside them', async () => {
+    const { createTestContext, bearer } = await import('../support/context.ts');
+    const { startWorkers } = await import('../../workers/index.ts');
+    const ctx = await createTestContext({ SKYLOFT_WORKER_CONCURRENCY: '3', SKYLOFT_ACCOUNT_CONCURRENCY: 'provisioning=1' });
+    const stop = await startWorkers({ ...ctx.deps, ring: ctx.ring, close: async () => {} });
+    try {
+      const setUp = async () => {
+        const { apiKey } = await ctx.bootstrap();
+        const call = (method: string, url: string, payload?: object) => ctx.app.inject({ method: method as 'GET', url, headers: bearer(apiKey), ...(payload && { payload }) });
+        const cred = await call('POST', '/v1/credentials', { name: 'sandbox', provider: 'sandbox', secret: {} });
+        const create = async (name: string) => (await call('POST', '/v1/resources', { name, provider: 'sandbox', type: 'vm', region: 'local', credentialId: cred.json().id, spec: { provisionSeconds: 2 } })).json().operation.id as string;
+        return { call, create };
+      };
+      const busy = await setUp();
+      const other = await setUp();
+      const busyOps = [await busy.create('a-1'), await busy.create('a-2'), await busy.create('a-3')];
+      const otherOp = await other.create('b-1');
+      type Op = { status: string; startedAt: string; finishedAt: string };
+      const wait = async (call: typeof busy.call, id: string): Promise<Op> => {
+        for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+          const op = (await call('GET', `/v1/operations/${id}`)).json() as Op;
+          if (!['queued', 'running'].includes(op.status)) return op;
+        }
+        throw new Error(`operation ${id} did not finish`);
+      };
+      const ops = await Promise.all(busyOps.map((id) => wait(busy.call, id)));
+      const b = await wait(other.call, otherOp);
+      for (const op of [...ops, b]) expect(op.status).toBe('succeeded');
+      // The busy account ran one at a time (its cap), so its runs never overlap...
+      const spans = ops.map((o) => [Date.parse(o.startedAt), Date.parse(o.finishedAt)] as const).sort((x, y) => x[0] - y[0]);
+      for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1] - 50);
+      // ...and the other account did not wait for all of them: it finished before the busy account's last.
+      expect(Date.parse(b.finishedAt)).toBeLessThan(spans[spans.length - 1]![1]);
+    } finally {
+      await stop();
+      await ctx.close();
+    }
+  }, 150_000);
+});

@@ -15,7 +15,7 @@ import type { KeyRing } from './shared/vault.ts';
 
 /** Every service wired to its ports: one place, used by the process (runtime.ts) and by the tests alike. */
 export function createServices(config: Config, orm: Orm, redis: Redis, ring: KeyRing, log: Logger): AppDeps {
-  const queues = new Queues(redis, config.redis.prefix);
+  const queues = new Queues(redis, config.redis.prefix, config.jobRetention);
   return {
     config,
     orm,

@@ -122,6 +122,8 @@ const envSchema = z.object({
   SKYLOFT_HEALTH_SLOW_MS: positiveInt(2000),
   SKYLOFT_COST_LOOKBACK_DAYS: positiveInt(3).refine((n) => n <= 90, 'must be at most 90'),
   SKYLOFT_RETENTION_DAYS: positiveInt(90),
+  SKYLOFT_KEEP_COMPLETED_JOBS: positiveInt(1000),
+  SKYLOFT_KEEP_FAILED_JOBS: positiveInt(5000),
   SKYLOFT_COST_BACKFILL_DAYS: positiveInt(30).refine((n) => n <= 396, 'must be at most 396 (13 months)'),
   SKYLOFT_DASHBOARD_SESSION_TTL: durationMs('8h'),
   SKYLOFT_METRICS_ALLOW: z
@@ -175,6 +177,8 @@ export interface Config {
   readonly cost: { readonly lookbackDays: number; readonly backfillDays: number };
   /** Days of history kept: tombstones, finished sync and cost runs, health checks, operation logs. */
   readonly retentionDays: number;
+  /** Finished job records BullMQ keeps per queue. */
+  readonly jobRetention: { readonly completed: number; readonly failed: number };
   /** Lifetime of a /admin/queues dashboard session (fixed from sign-in, not sliding). */
   readonly dashboard: { readonly sessionTtlMs: number };
   /** Client addresses and CIDRs that may read /metrics without an admin key (SKYLOFT_METRICS_ALLOW). */
@@ -232,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,
     cost: { lookbackDays: e.SKYLOFT_COST_LOOKBACK_DAYS, backfillDays: e.SKYLOFT_COST_BACKFILL_DAYS },
     retentionDays: e.SKYLOFT_RETENTION_DAYS,
+    jobRetention: Object.freeze({ completed: e.SKYLOFT_KEEP_COMPLETED_JOBS, failed: e.SKYLOFT_KEEP_FAILED_JOBS }),
     dashboard: Object.freeze({ sessionTtlMs: e.SKYLOFT_DASHBOARD_SESSION_TTL }),
     metrics: Object.freeze({ allow: Object.freeze(e.SKYLOFT_METRICS_ALLOW) }),
     shutdownTimeoutMs: e.SKYLOFT_SHUTDOWN_TIMEOUT,

@@ -8,7 +8,6 @@ import { currentContext } from '../shared/context.ts';
  * Payloads carry ids only: never a credential, a secret or a state (those stay in PostgreSQL, read by the worker).
  * BullMQ refuses ':' in custom ids, hence '_'.
  */
-const keep = { removeOnComplete: { count: 1_000 }, removeOnFail: { count: 5_000 } };
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
 
 /**
@@ -21,58 +20,58 @@ export const catalog = {
   provision: {
     queue: 'provisioning',
     payload: payload({ operationId: z.uuid(), resourceId: z.uuid(), phase: z.enum(['plan', 'apply']) }),
-    options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 }, ...keep } satisfies JobsOptions,
+    options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 } } satisfies JobsOptions,
     id: (p: { operationId: string; resourceId: string; phase: string }) => `${p.resourceId}_${p.operationId}_${p.phase}`,
   },
   /** Lists a credential's scopes and fans out one scope job per (region, kind) under a finishing parent. */
   'inventory-plan': {
     queue: 'inventory',
     payload: payload({ runId: z.uuid() }),
-    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `plan_${p.runId}`,
   },
   'inventory-scope': {
     queue: 'inventory',
     payload: payload({ runId: z.uuid(), region: z.string(), kind: z.string() }),
-    options: { attempts: 4, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    options: { attempts: 4, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string; region: string; kind: string }) => `scope_${p.runId}_${safe(p.region)}_${safe(p.kind)}`,
   },
   'inventory-finish': {
     queue: 'inventory',
     payload: payload({ runId: z.uuid() }),
-    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `finish_${p.runId}`,
   },
   'health-check': {
     queue: 'health',
     payload: payload({ credentialId: z.uuid(), checkId: z.uuid() }),
-    options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 }, ...keep } satisfies JobsOptions,
+    options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
   /** One cost collection run; waits (delayed) while another collection of the same credential runs. */
   'cost-collect': {
     queue: 'cost',
     payload: payload({ runId: z.uuid() }),
-    options: { attempts: 4, backoff: { type: 'exponential', delay: 10_000 }, ...keep } satisfies JobsOptions,
+    options: { attempts: 4, backoff: { type: 'exponential', delay: 10_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `cost_${p.runId}`,
   },
   /** Produced by the per-credential job schedulers (src/modules/schedules): start a sync run, or check health. */
   'scheduled-sync': {
     queue: 'inventory',
     payload: payload({ credentialId: z.uuid() }),
-    options: { attempts: 1, ...keep } satisfies JobsOptions,
+    options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-sync_${p.credentialId}`,
   },
   'scheduled-health': {
     queue: 'health',
     payload: payload({ credentialId: z.uuid() }),
-    options: { attempts: 1, ...keep } satisfies JobsOptions,
+    options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-health_${p.credentialId}`,
   },
   'scheduled-cost': {
     queue: 'cost',
     payload: payload({ credentialId: z.uuid() }),
-    options: { attempts: 1, ...keep } satisfies JobsOptions,
+    options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-cost_${p.credentialId}`,
   },
 } as const;
@@ -93,16 +92,25 @@ function withRequestId<P extends { requestId?: string }>(payload: P): P {
   return requestId && payload.requestId === undefined ? { ...payload, requestId } : payload;
 }
 
+/** Finished job records BullMQ keeps per queue (SKYLOFT_KEEP_COMPLETED_JOBS, SKYLOFT_KEEP_FAILED_JOBS). */
+export interface JobRetention {
+  completed: number;
+  failed: number;
+}
+
 /** Producers for every queue, sharing one connection. */
 export class Queues {
   private readonly connection: Redis;
   readonly prefix: string;
   private readonly queues = new Map<QueueName, Queue>();
   private flows: FlowProducer | undefined;
+  /** The removeOnComplete / removeOnFail every job and job scheduler of this installation gets. */
+  readonly keep: { removeOnComplete: { count: number }; removeOnFail: { count: number } };
 
-  constructor(connection: Redis, prefix: string) {
+  constructor(connection: Redis, prefix: string, retention: JobRetention = { completed: 1_000, failed: 5_000 }) {
     this.connection = connection;
     this.prefix = prefix;
+    this.keep = { removeOnComplete: { count: retention.completed }, removeOnFail: { count: retention.failed } };
   }
 
   get(name: QueueName): Queue {
@@ -118,7 +126,7 @@ export class Queues {
 
   async add<J extends JobName>(job: J, payload: Payload<J>): Promise<void> {
     const entry = catalog[job];
-    await this.get(entry.queue).add(job, entry.payload.parse(withRequestId(payload)), jobOptions(job, payload));
+    await this.get(entry.queue).add(job, entry.payload.parse(withRequestId(payload)), { ...jobOptions(job, payload), ...this.keep });
   }
 
   /** A parent job that runs once every child has finished (failed children included: they record their failure). */
@@ -128,12 +136,12 @@ export class Queues {
       name: parent.job,
       queueName: catalog[parent.job].queue,
       data: catalog[parent.job].payload.parse(withRequestId(parent.payload)),
-      opts: jobOptions(parent.job, parent.payload),
+      opts: { ...jobOptions(parent.job, parent.payload), ...this.keep },
       children: children.map((c) => ({
         name: c.job,
         queueName: catalog[c.job].queue,
         data: catalog[c.job].payload.parse(withRequestId(c.payload)),
-        opts: { ...jobOptions(c.job, c.payload), ignoreDependencyOnFailure: true },
+        opts: { ...jobOptions(c.job, c.payload), ...this.keep, ignoreDependencyOnFailure: true },
       })),
     });
   }

@@ -88,3 +88,20 @@ describe('pruning history', () => {
     expect(await pruneHistory(ctx.orm.em.fork(), 90)).toEqual({ tombstones: 0, syncRuns: 0, costRuns: 0, healthChecks: 0, operationLogs: 0 });
   });
 });
+
+describe('job records', () => {
+  it('are kept as SKYLOFT_KEEP_COMPLETED_JOBS / SKYLOFT_KEEP_FAILED_JOBS say, on jobs and job schedulers alike', async () => {
+    const own = await createTestContext({ SKYLOFT_KEEP_COMPLETED_JOBS: '7', SKYLOFT_KEEP_FAILED_JOBS: '9' });
+    try {
+      await own.deps.queues.add('health-check', { credentialId: newId(), checkId: newId() });
+      const [job] = await own.deps.queues.get('health').getJobs(['waiting']);
+      expect(job?.opts).toMatchObject({ removeOnComplete: { count: 7 }, removeOnFail: { count: 9 } });
+      const credentialId = newId();
+      await own.deps.schedules.upsertFor(credentialId, { inventoryMinutes: 15, healthMinutes: 5, costCron: '0 2 * * *' });
+      const scheduler = await own.deps.queues.get('health').getJobScheduler(`health_${credentialId}`);
+      expect(scheduler?.template?.opts).toMatchObject({ removeOnComplete: { count: 7 }, removeOnFail: { count: 9 } });
+    } finally {
+      await own.close();
+    }
+  });
+});

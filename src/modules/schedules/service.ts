@@ -46,17 +46,17 @@ export class ScheduleService {
     await this.queues.get(sync.queue).upsertJobScheduler(ids.sync, { every: schedule.inventoryMinutes * 60_000 }, {
       name: 'scheduled-sync',
       data: { credentialId },
-      opts: { removeOnComplete: sync.options.removeOnComplete, removeOnFail: sync.options.removeOnFail },
+      opts: this.queues.keep,
     });
     await this.queues.get(health.queue).upsertJobScheduler(ids.health, { every: schedule.healthMinutes * 60_000 }, {
       name: 'scheduled-health',
       data: { credentialId },
-      opts: { removeOnComplete: health.options.removeOnComplete, removeOnFail: health.options.removeOnFail },
+      opts: this.queues.keep,
     });
     await this.queues.get(cost.queue).upsertJobScheduler(ids.cost, { pattern: schedule.costCron, tz: 'UTC' }, {
       name: 'scheduled-cost',
       data: { credentialId },
-      opts: { removeOnComplete: cost.options.removeOnComplete, removeOnFail: cost.options.removeOnFail },
+      opts: this.queues.keep,
     });
   }
 

@@ -40,6 +40,24 @@ const durationMs = (fallback: string) =>
       return ms;
     });
 
+/** `queue=n,queue=n` (positive whole numbers) as a record; queue names are checked where the queues are known. */
+const perQueueCounts = (example: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const out: Record<string, number> = {};
+      for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+        const m = /^([a-z-]+)=(\d+)$/.exec(part);
+        if (!m || Number(m[2]) < 1) {
+          ctx.addIssue({ code: 'custom', message: `must look like ${example} (positive numbers); got "${v}"` });
+          return z.NEVER;
+        }
+        out[m[1]!] = Number(m[2]);
+      }
+      return out;
+    });
+
 const envSchema = z.object({
   PORT: positiveInt(8080).refine((n) => n < 65536, 'must be a TCP port (1-65535)'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -86,36 +104,8 @@ const envSchema = z.object({
       }
       return names;
     }),
-  SKYLOFT_ACCOUNT_CONCURRENCY: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const out: Record<string, number> = {};
-      for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-        const m = /^([a-z-]+)=(\d+)$/.exec(part);
-        if (!m || Number(m[2]) < 1) {
-          ctx.addIssue({ code: 'custom', message: `must look like provisioning=4,inventory=8 (positive numbers); got "${v}"` });
-          return z.NEVER;
-        }
-        out[m[1]!] = Number(m[2]);
-      }
-      return out;
-    }),
-  SKYLOFT_QUEUE_CONCURRENCY: z
-    .string()
-    .optional()
-    .transform((v, ctx) => {
-      const out: Record<string, number> = {};
-      for (const part of (v ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
-        const m = /^([a-z-]+)=(\d+)$/.exec(part);
-        if (!m || Number(m[2]) < 1) {
-          ctx.addIssue({ code: 'custom', message: `must look like inventory=8,cost=2 (positive numbers); got "${v}"` });
-          return z.NEVER;
-        }
-        out[m[1]!] = Number(m[2]);
-      }
-      return out;
-    }),
+  SKYLOFT_ACCOUNT_CONCURRENCY: perQueueCounts('provisioning=4,inventory=8'),
+  SKYLOFT_QUEUE_CONCURRENCY: perQueueCounts('inventory=8,cost=2'),
   SKYLOFT_RATE_LIMIT: positiveInt(600),
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   SKYLOFT_USER_LOCK_TTL: durationMs('2h'),

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { buildApp } from './http/app.ts';
+import { buildApp, serverTimeouts } from './http/app.ts';
 import { registerMetrics } from './http/plugins/metrics.ts';
 import { systemRoutes } from './http/system-routes.ts';
 import type { Runtime } from './runtime.ts';
@@ -29,7 +29,7 @@ export async function startRoles(rt: Runtime): Promise<(budget: StopBudget) => P
 }
 
 async function probeServer(rt: Runtime) {
-  const app = Fastify({ loggerInstance: rt.log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
+  const app = Fastify({ loggerInstance: rt.log as FastifyBaseLogger, ...serverTimeouts(rt.config.http), logController: new LogController({ disableRequestLogging: true }) });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   // /metrics too: job, cloud and terraform metrics live in the worker processes, and Prometheus scrapes each process.

@@ -107,6 +107,8 @@ const envSchema = z.object({
   SKYLOFT_ACCOUNT_CONCURRENCY: perQueueCounts('provisioning=4,inventory=8'),
   SKYLOFT_QUEUE_CONCURRENCY: perQueueCounts('inventory=8,cost=2'),
   SKYLOFT_RATE_LIMIT: positiveInt(600),
+  SKYLOFT_HTTP_HEADERS_TIMEOUT: durationMs('20s'),
+  SKYLOFT_HTTP_REQUEST_TIMEOUT: durationMs('2m'),
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
   SKYLOFT_USER_LOCK_TTL: durationMs('2h'),
   SKYLOFT_HEALTH_SLOW_MS: positiveInt(2000),
@@ -136,7 +138,15 @@ const envSchema = z.object({
 });
 
 export interface Config {
-  readonly http: { readonly port: number; readonly host: string; readonly rateLimitPerMinute: number };
+  readonly http: {
+    readonly port: number;
+    readonly host: string;
+    readonly rateLimitPerMinute: number;
+    /** A client must send its request line and headers within this (slow-loris defence). */
+    readonly headersTimeoutMs: number;
+    /** ...and its whole request (body included) within this; also the limit of a socket with no traffic. */
+    readonly requestTimeoutMs: number;
+  };
   /** undefined means local mode: an embedded PostgreSQL under dataDir. */
   readonly databaseUrl: string | undefined;
   /** prefix is hash-tagged (`{skyloft}`) with a Redis Cluster, so every key of a queue lives in one slot, as BullMQ needs. */
@@ -205,7 +215,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
   return Object.freeze({
-    http: Object.freeze({ port: e.PORT, host: e.HOST, rateLimitPerMinute: e.SKYLOFT_RATE_LIMIT }),
+    http: Object.freeze({
+      port: e.PORT,
+      host: e.HOST,
+      rateLimitPerMinute: e.SKYLOFT_RATE_LIMIT,
+      headersTimeoutMs: e.SKYLOFT_HTTP_HEADERS_TIMEOUT,
+      // Node requires headersTimeout <= requestTimeout.
+      requestTimeoutMs: Math.max(e.SKYLOFT_HTTP_REQUEST_TIMEOUT, e.SKYLOFT_HTTP_HEADERS_TIMEOUT),
+    }),
     databaseUrl: e.DATABASE_URL,
     redis: Object.freeze({ url: e.REDIS_URL, prefix: e.REDIS_URL.startsWith('redis-cluster://') ? `{${e.SKYLOFT_REDIS_PREFIX}}` : e.SKYLOFT_REDIS_PREFIX }),
     masterKey: e.SKYLOFT_MASTER_KEY,

@@ -16,7 +16,7 @@ import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
-import { registerErrorHandling } from './plugins/errors.ts';
+import { registerErrorHandling, sendError } from './plugins/errors.ts';
 import { registerMetrics } from './plugins/metrics.ts';
 import { registerOpenApi } from './plugins/openapi.ts';
 import { registerRequestContext } from './plugins/request-log.ts';
@@ -24,15 +24,46 @@ import { systemRoutes } from './system-routes.ts';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
+/**
+ * Connection limits for every listening server (Fastify's defaults leave requestTimeout and the socket idle timeout
+ * off, so a client trickling its body, or sending nothing at all, held a connection forever):
+ * - headers within SKYLOFT_HTTP_HEADERS_TIMEOUT (default 20 s; slow-loris), checked every quarter of it (at most
+ *   every 5 s; Node's own check runs only every 30 s);
+ * - the whole request within SKYLOFT_HTTP_REQUEST_TIMEOUT (default 2 m: a 64 MiB state at ~0.5 MB/s), which is
+ *   also the limit of a socket on which nothing moves either way;
+ * - an idle keep-alive connection is closed after 72 s (longer than the usual 60 s of load balancers, so they
+ *   close first and never reuse a connection Skyloft is closing).
+ */
+export function serverTimeouts(http: { headersTimeoutMs: number; requestTimeoutMs: number }) {
+  return {
+    connectionTimeout: http.requestTimeoutMs,
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: 72_000,
+    http: {
+      headersTimeout: http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(http.headersTimeoutMs / 4))),
+    },
+  };
+}
+
 /** Builds the HTTP API. Cross-cutting plugins first, then each capability's routes under /v1. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: JSON_BODY_LIMIT,
+    ...serverTimeouts(deps.config.http),
     genReqId: () => newId(),
     // One line per request, written by registerRequestContext (Fastify's own two lines log the URL with its query).
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'requestId' }),
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters up to 1,000 characters reach their route, whose schema refuses them (400) after the key is
+    // checked (401 first); longer ones, and URLs with broken percent-encoding, are refused by the router itself:
+    // frameworkErrors gives those the contract's error shape (Fastify's own answer was a bare 414/400 body).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1_000 },
+    frameworkErrors: (err, request, reply) => {
+      reply.header('x-request-id', request.id);
+      const message = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'A path parameter is too long' : 'The URL is not valid (bad percent-encoding)';
+      return sendError(reply, 400, 'malformed_request', message);
+    },
   }).withTypeProvider<ZodTypeProvider>();
   registerRequestContext(app);
   // Terraform's http backend locks with these two methods.
@@ -56,10 +87,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
 
-  // PostgreSQL text and jsonb cannot hold U+0000: refuse it as bad input instead of failing in the driver.
+  // PostgreSQL text and jsonb cannot hold U+0000 nor a lone surrogate (JSON's "\ud800": a sandbox spec holding one
+  // answered 500): refuse them as bad input instead of failing in the driver. And
+  // refuse JSON nested deeper than MAX_JSON_DEPTH: 5,000 levels of a sandbox spec (60 KB) overflowed the stack in
+  // JSON.stringify and answered 500.
   app.addHook('preValidation', async (request) => {
-    const where = findNul(request.body, 'body') ?? findNul(request.query, 'query');
-    if (where) throw new ValidationError('Text must not contain the NUL character (U+0000)', [{ path: where, message: 'contains U+0000' }]);
+    const bad = findBadValue(request.body, 'body') ?? findBadValue(request.query, 'query');
+    if (bad?.nul) throw new ValidationError('Text must not contain the NUL character (U+0000)', [{ path: bad.path, message: 'contains U+0000' }]);
+    if (bad?.surrogate) throw new ValidationError('Text must be valid Unicode (a lone surrogate such as \\ud800 cannot be stored)', [{ path: bad.path, message: 'lone surrogate' }]);
+    if (bad) throw new ValidationError(`JSON must not be nested more than ${MAX_JSON_DEPTH} levels deep`, [{ path: bad.path, message: 'nested too deeply' }]);
   });
 
   registerErrorHandling(app);
@@ -95,14 +131,29 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
-function findNul(value: unknown, path: string): string | undefined {
-  if (Buffer.isBuffer(value)) return undefined; // raw bodies (Terraform state) are stored as bytes
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
-  if (typeof value !== 'object' || value === null) return undefined;
-  for (const [k, v] of Object.entries(value)) {
-    if (k.includes('\u0000')) return `${path}.${k.replaceAll('\u0000', '\\u0000')}`;
-    const found = findNul(v, `${path}.${k}`);
-    if (found) return found;
+export const MAX_JSON_DEPTH = 64;
+
+/** The first string or key holding U+0000, or the first value nested deeper than MAX_JSON_DEPTH (an explicit stack: no recursion to overflow). */
+function findBadValue(value: unknown, path: string): { path: string; nul?: boolean; surrogate?: boolean } | undefined {
+  const stack: [unknown, string, number][] = [[value, path, 0]];
+  while (stack.length > 0) {
+    const [v, at, depth] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return { path: at, nul: true };
+      if (!v.isWellFormed()) return { path: at, surrogate: true };
+      continue;
+    }
+    // Raw bodies (Terraform state) are stored as bytes.
+    if (typeof v !== 'object' || v === null || Buffer.isBuffer(v)) continue;
+    if (depth >= MAX_JSON_DEPTH) return { path: at };
+    const entries = Object.entries(v);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, child] = entries[i]!;
+      if (k.includes('\u0000')) return { path: `${at}.${k.replaceAll('\u0000', '\\u0000')}`, nul: true };
+      if (!k.isWellFormed()) return { path: `${at}.${k.toWellFormed()}`, surrogate: true };
+      stack.push([child, `${at}.${k}`, depth + 1]);
+    }
   }
   return undefined;
 }
+

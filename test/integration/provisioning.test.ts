@@ -118,9 +118,9 @@ describe('accepting requests', () => {
     await settle(first.json().operation.id);
   }, 60_000);
 
-  it('answers 422 for a credential of another provider or account and 400 for a bad spec, writing nothing', async () => {
+  it('answers 404 for an unknown credential (another account\'s too), 422 for one of another provider and 400 for a bad spec, writing nothing', async () => {
     const before = await ctx.orm.em.fork().count(Operation, {});
-    expect((await call('POST', '/v1/resources', vm('x', {}, { credentialId: '01a20000-0000-7000-8000-000000000000' }))).statusCode).toBe(422);
+    expect((await call('POST', '/v1/resources', vm('x', {}, { credentialId: '01a20000-0000-7000-8000-000000000000' }))).statusCode).toBe(404);
     expect((await call('POST', '/v1/resources', { ...vm('x'), provider: 'aws', spec: { ami: 'a', instanceType: 't3.micro' } })).statusCode).toBe(422);
     expect((await call('POST', '/v1/resources', { ...vm('x'), provider: 'aws', spec: { ami: 'a' } })).statusCode).toBe(422);
     expect((await call('POST', '/v1/resources', vm('x', { blob: 'y'.repeat(70_000) }))).statusCode).toBe(400);

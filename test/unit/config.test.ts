@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../../src/config/index.ts';
 describe('configuration', () => {
   it('has working defaults for local mode', () => {
     const c = loadConfig({});
-    expect(c.http).toEqual({ port: 8080, host: '127.0.0.1', rateLimitPerMinute: 600 });
+    expect(c.http).toEqual({ port: 8080, host: '127.0.0.1', rateLimitPerMinute: 600, headersTimeoutMs: 20_000, requestTimeoutMs: 120_000 });
     expect(c.redis.url).toBe('redis://127.0.0.1:6379');
     expect(c.roles).toEqual(['api', 'worker', 'scheduler']);
     expect(c.databaseUrl).toBeUndefined();

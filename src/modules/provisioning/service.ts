@@ -52,7 +52,8 @@ export class ProvisioningService {
       if (replay) return replay;
     }
     const credential = isUuid(input.credentialId) ? await em.findOne(Credential, { id: input.credentialId, accountId: actor.accountId }) : null;
-    if (!credential) throw new UnprocessableError(`Credential ${input.credentialId} does not exist in this account`);
+    // Another account's credential answers exactly as an unknown one: 404, as sync, collect and check do.
+    if (!credential) throw new NotFoundError('Credential', input.credentialId);
     if (credential.provider !== input.provider) {
       throw new UnprocessableError(`Credential ${credential.name} is for ${credential.provider}, not ${input.provider}`);
     }
@@ -253,7 +254,8 @@ export class ProvisioningService {
     if (networkId === undefined) return null;
     if (input.type !== 'vm') throw new UnprocessableError('Only a vm may name a networkResourceId');
     const network = typeof networkId === 'string' && isUuid(networkId) ? await em.findOne(Resource, { id: networkId, accountId }) : null;
-    if (!network || network.type !== 'network' || network.provider !== input.provider || network.status === 'destroyed') {
+    if (!network) throw new NotFoundError('Network resource', String(networkId));
+    if (network.type !== 'network' || network.provider !== input.provider || network.status === 'destroyed') {
       throw new UnprocessableError(`networkResourceId ${String(networkId)} is not a live ${input.provider} network of this account`);
     }
     return network;

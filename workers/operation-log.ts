@@ -27,19 +27,26 @@ export class OperationLog {
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS);
   }
 
+  /**
+   * Writes what is pending. Never rejects: a log write that fails (PostgreSQL restarting) keeps its text pending for
+   * the next flush. A rejected timer flush used to be unhandled and crashed the whole worker process.
+   */
   flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.flushing = this.flushing.then(() => this.write());
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
     const text = this.pending;
     this.pending = '';
-    if (text === '') return this.flushing;
-    this.written += text.length;
-    this.flushing = this.flushing.then(() =>
-      this.orm.em
-        .getConnection()
-        .execute('update operations set log = log || ? where id = ?', [text, this.operationId])
-        .then(() => {}),
-    );
-    return this.flushing;
+    if (text === '') return;
+    try {
+      await this.orm.em.getConnection().execute('update operations set log = log || ? where id = ?', [text, this.operationId]);
+      this.written += text.length;
+    } catch {
+      this.pending = text + this.pending;
+    }
   }
 }

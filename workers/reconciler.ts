@@ -1,3 +1,5 @@
+import { Operation, Resource } from '../src/modules/provisioning/entities.ts';
+import { catalog, jobOptions } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
 
 const EVERY_MS = 60_000;
@@ -6,7 +8,8 @@ const EVERY_MS = 60_000;
  * The database is the source of truth for accepted work: every minute (and at start-up) each operation that should
  * have a job gets one again. Job ids are deterministic, so an operation whose job still exists is not doubled:
  * - queued operations a minute old (accepted while Redis was down, or lost with a Redis that kept nothing);
- * - running operations whose worker lease lapsed two minutes ago (the worker died and its job went with Redis);
+ * - running operations whose worker lease lapsed two minutes ago (the worker died and its job went with Redis, or
+ *   BullMQ failed the job itself: see resumeStalled);
  * - sync runs that never got their plan job, cost runs that never got (or lost) their collection job.
  */
 export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<number> {
@@ -19,7 +22,8 @@ export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<
     [olderThanMs, olderThanMs],
   );
   for (const row of rows) {
-    await rt.queues.add('provision', { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? 'plan' : 'apply' });
+    const payload = { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? ('plan' as const) : ('apply' as const) };
+    if (!(await resumeStalled(rt, payload))) await rt.queues.add('provision', payload);
   }
   // Sync runs accepted while Redis was down never got their plan job.
   const runs = await rt.orm.em.getConnection().execute<{ id: string }[]>(
@@ -44,4 +48,29 @@ export function startReconciler(rt: Runtime): () => void {
   void tick();
   const timer = setInterval(tick, EVERY_MS);
   return () => clearInterval(timer);
+}
+
+/**
+ * A job whose workers died under it more often than maxStalledCount is failed by BullMQ's stalled-job check, with no
+ * 'failed' event in any worker, so no processor ever settled its operation; and its job id still exists, so adding it
+ * again is a no-op. Found by test/chaos/worker-crashes.ts. Such a job is retried (its steps are idempotent) while the
+ * operation has attempts left, else the operation ends failed with the reason. True when the job was handled here.
+ */
+async function resumeStalled(rt: Runtime, payload: { operationId: string; resourceId: string; phase: 'plan' | 'apply' }): Promise<boolean> {
+  const job = await rt.queues.get('provisioning').getJob(jobOptions('provision', payload).jobId!);
+  if (!job || !(await job.isFailed())) return false;
+  const em = rt.orm.em.fork();
+  const op = await em.findOne(Operation, { id: payload.operationId });
+  if (op && op.attempts < catalog.provision.options.attempts) {
+    await job.retry('failed');
+    rt.log.warn({ operationId: op.id, reason: job.failedReason }, 'resumed an operation whose job BullMQ had failed');
+    return true;
+  }
+  if (op) {
+    Object.assign(op, { status: 'failed', step: 'done', finishedAt: new Date(), error: `Its worker stopped ${op.attempts} times while running it (${job.failedReason}); the last saved state is kept: request the change again` });
+    const resource = await em.findOne(Resource, { id: op.resourceId });
+    if (resource) resource.status = 'failed';
+    await em.flush();
+  }
+  return true;
 }

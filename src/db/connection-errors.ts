@@ -8,6 +8,16 @@ const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EH
  * some as ConnectionException, the pg driver's raw socket errors arrive as they are.
  */
 export function isConnectionError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return err instanceof ConnectionException || (typeof code === 'string' && CONNECTION_CODES.has(code));
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (e instanceof ConnectionException || (typeof code === 'string' && CONNECTION_CODES.has(code))) return true;
+    if (typeof message === 'string' && CODELESS_MESSAGES.test(message)) return true;
+  }
+  return false;
 }
+
+/**
+ * The pg driver's own errors for a connection lost mid-query carry no code: seen as a 500 on GET /v1/me while
+ * PostgreSQL was shutting down (test/e2e/dependency-restarts.test.ts).
+ */
+const CODELESS_MESSAGES = /^(Connection terminated|Client has encountered a connection error and is not queryable|timeout exceeded when trying to connect)/;

@@ -1,3 +1,4 @@
+import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Operation } from '../../src/modules/provisioning/entities.ts';
 import { ProvisioningService } from '../../src/modules/provisioning/service.ts';
@@ -139,6 +140,39 @@ describe('accepting requests', () => {
     expect(await reconcileOnce(rt, 0)).toBeGreaterThanOrEqual(1);
     expect((await settle(operation.id)).status).toBe('succeeded');
   }, 60_000);
+
+  it('retries an operation whose job BullMQ failed as stalled, and fails it with the reason once its attempts are spent', async () => {
+    await stopWorkers();
+    const grabber = new Worker('provisioning', undefined, { connection: createRedis(ctx.config.redis.url, { forWorker: true }), prefix: ctx.config.redis.prefix, autorun: false });
+    const sql = ctx.orm.em.getConnection();
+    let first: { operation: { id: string } } | undefined;
+    try {
+      const stallAndReconcile = async (operationId: string, attempts: number) => {
+        const job = await grabber.getNextJob('tok');
+        expect(job?.data.operationId).toBe(operationId);
+        // As BullMQ's stalled checker does: straight to failed, attempts left or not.
+        await job!.moveToFailed(new UnrecoverableError('job stalled more than allowable limit'), 'tok');
+        await sql.execute(`update operations set status = 'running', step = 'plan', attempts = ? where id = ?`, [attempts, operationId]);
+        await reconcileOnce(rt, 0);
+        return job!;
+      };
+      const spent = (await call('POST', '/v1/resources', vm('stalls-always'))).json();
+      await stallAndReconcile(spent.operation.id, 3);
+      const op = (await call('GET', `/v1/operations/${spent.operation.id}`)).json();
+      expect(op.status).toBe('failed');
+      expect(op.error).toMatch(/stalled/);
+      expect((await call('GET', `/v1/resources/${spent.resource.id}`)).json().status).toBe('failed');
+
+      const once: { operation: { id: string } } = (await call('POST', '/v1/resources', vm('stalls-once'))).json();
+      first = once;
+      const job = await stallAndReconcile(once.operation.id, 1);
+      expect(await rt.queues.get('provisioning').getJobState(job.id!)).toBe('waiting');
+    } finally {
+      await grabber.close();
+      stopWorkers = await startWorkers(rt);
+    }
+    expect((await settle(first!.operation.id)).status).toBe('succeeded');
+  }, 90_000);
 
   it('cancels a queued operation before any worker runs it', async () => {
     await stopWorkers();

@@ -111,6 +111,24 @@ describe('the Azure adapter against the emulator', () => {
     expect(emu.faults.calls('azure', 'virtualNetworks.list')).toBe(3);
   });
 
+  it('retries a token endpoint that is busy or failing as transient, not as a bad secret', async () => {
+    emu.faults.add({ cloud: 'azure', operation: 'token', kind: 'server-error' });
+    const err = await (await open()).health.probe().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloudUnavailableError);
+    expect((err as Error).message).toMatch(/AADSTS90033/);
+    emu.faults.clear();
+    emu.faults.add({ cloud: 'azure', operation: 'token', kind: 'server-error', count: 2 });
+    emu.faults.add({ cloud: 'azure', operation: 'openid-configuration', kind: 'throttle', count: 1, retryAfterSeconds: 0 });
+    expect((await listAll(await open(), VNETS)).length).toBe(seeded('virtualNetworks').size);
+  });
+
+  it('fails an unknown tenant, which MSAL cannot tell from a busy authority, as unavailable with a hint naming the tenant id', async () => {
+    const cloud = await open({ secret: { ...emu.credentials.azure, tenantId: randomUUID() } });
+    const err = await cloud.health.probe().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloudUnavailableError);
+    expect((err as Error).message).toMatch(/check the tenant id/);
+  });
+
   it('fails a page refused mid-listing, and a wrong secret, with CloudAuthError', async () => {
     emu.faults.add({ cloud: 'azure', operation: 'virtualMachines.list', kind: 'auth', everyNth: 2, count: 1 });
     await expect(listAll(await open(), VMS)).rejects.toThrow(/InvalidAuthenticationToken \(HTTP 401\)/);

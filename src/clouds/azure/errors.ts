@@ -30,9 +30,15 @@ export function translateAzureError(err: unknown): Error {
     if (status !== undefined && status >= 500) return new CloudUnavailableError(what, err);
     return new CloudAuthError(withHint(what, 'Check the tenant id, client id and client secret (and whether the secret expired)'), err);
   }
+  if (/\b(temporarily_unavailable|server_error|AADSTS90033|AADSTS50196)\b/.test(message)) {
+    // The identity platform busy or failing (OAuth's transient codes; AADSTS90033 "a transient error", AADSTS50196
+    // "server busy"), which MSAL reports as an authentication failure: found by test/integration/cloud-faults.test.ts, where it failed whole sync scopes as a bad secret.
+    return new CloudUnavailableError(what, err);
+  }
   if (name === 'CredentialUnavailableError' && /endpoints_resolution_error/.test(message)) {
-    // MSAL says the same for an unknown tenant and for an unreachable authority; the first is far more common.
-    return new CloudAuthError(withHint(what, "The tenant's sign-in endpoints could not be resolved: check the tenant id and endpoints.authorityHost"), err);
+    // MSAL says the same for an unknown tenant and for a busy or failing authority, so it is retried like an outage
+    // (a 30% throttled identity platform must not fail a sync as a bad credential), and the hint names both causes.
+    return new CloudUnavailableError(withHint(what, "The tenant's sign-in endpoints could not be resolved: if this persists, check the tenant id and endpoints.authorityHost"), err);
   }
   if (name === 'AuthenticationRequiredError' || name === 'CredentialUnavailableError' || status === 401 || status === 403) {
     return new CloudAuthError(withHint(what, "Check the client secret and the app's role assignment (e.g. Reader) on the subscription"), err);

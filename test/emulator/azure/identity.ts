@@ -19,13 +19,16 @@ const ARM_AUDIENCE = 'https://management.azure.com';
 export class AzureIdentity {
   private readonly clients = new Map<string, Client>();
   private readonly tokens = new Map<string, { clientId: string; expiresAt: number }>();
+  /** A tenant outlives its app registrations, as in Entra ID: revoking the last one leaves it known. */
+  private readonly tenants = new Set<string>();
 
   constructor(opts: Resolved['azure']) {
-    this.clients.set(opts.clientId, { tenantId: opts.tenantId, secret: opts.clientSecret });
+    this.addClient(opts.clientId, opts.tenantId, opts.clientSecret);
   }
 
   addClient(clientId: string, tenantId: string, secret: string): void {
     this.clients.set(clientId, { tenantId, secret });
+    this.tenants.add(tenantId);
   }
 
   /** Revokes an app registration: new token requests fail and its issued tokens stop working. */
@@ -34,7 +37,7 @@ export class AzureIdentity {
   }
 
   knowsTenant(tenantId: string): boolean {
-    return [...this.clients.values()].some((c) => c.tenantId === tenantId);
+    return this.tenants.has(tenantId);
   }
 
   openidConfiguration(origin: string, tenant: string): Response {

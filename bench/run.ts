@@ -20,8 +20,6 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   cost: () => import('./cost.ts'),
   'api-load': () => import('./api-load.ts'),
 };
-/** Suites the contract names whose capability is not built yet (later issues). */
-const LATER: string[] = [];
 
 function parseArgs(argv: string[]): { names: string[]; flags: Options } {
   const names: string[] = [];
@@ -45,9 +43,7 @@ async function main(): Promise<number> {
   const { names, flags } = parseArgs(process.argv.slice(2));
   const unknown = names.filter((n) => !(n in SUITES));
   if (unknown.length > 0) {
-    const later = unknown.filter((n) => LATER.includes(n));
-    const msg = later.length > 0 ? `not built yet: ${later.join(', ')}. ` : `unknown suite: ${unknown.join(', ')}. `;
-    process.stderr.write(`${msg}Suites: ${Object.keys(SUITES).join(', ')}\n`);
+    process.stderr.write(`unknown suite: ${unknown.join(', ')}. Suites: ${Object.keys(SUITES).join(', ')}\n`);
     return 2;
   }
   let failed = 0;

@@ -7,6 +7,7 @@ import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import type { Fault } from '../emulator/faults.ts';
 import type { Cloud } from '../emulator/options.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { emulatedCredentials } from '../support/emulated-credentials.ts';
 
 /**
  * Inventory syncs, cost collections and health checks of all three clouds at once while the emulator throttles 30% of
@@ -42,20 +43,7 @@ beforeAll(async () => {
   stopWorkers = await startWorkers(rt);
   key = (await ctx.bootstrap()).apiKey;
 
-  const { authorityHost, ...azureSecret } = emu.credentials.azure;
-  const g = emu.options.gcp;
-  const bodies = {
-    aws: {
-      name: 'stormy-aws', provider: 'aws', region: 'us-east-1', regions: ['us-east-1', 'eu-west-1'], endpoints: { api: emu.urls.aws },
-      secret: { accessKeyId: emu.credentials.aws.accessKeyId, secretAccessKey: emu.credentials.aws.secretAccessKey },
-    },
-    azure: { name: 'stormy-azure', provider: 'azure', endpoints: { api: emu.urls.azure, authorityHost }, secret: azureSecret },
-    gcp: {
-      name: 'stormy-gcp', provider: 'gcp', endpoints: { api: emu.urls.gcp },
-      options: { billingDataset: g.billingDataset, billingTable: g.billingTable },
-      secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: JSON.stringify(emu.credentials.gcp.serviceAccountKey) },
-    },
-  };
+  const bodies = emulatedCredentials(emu, 'stormy', ['us-east-1', 'eu-west-1']);
   for (const cloud of CLOUDS) {
     const created = await call('POST', '/v1/credentials', bodies[cloud]);
     expect(created.statusCode, created.body).toBe(201);

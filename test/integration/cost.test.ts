@@ -9,6 +9,7 @@ import type { Cloud } from '../emulator/options.ts';
 import { numericId } from '../emulator/gcp/resources.ts';
 import { SERVICES } from '../emulator/spend.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { emulatedCredentials } from '../support/emulated-credentials.ts';
 import { insertResource } from '../support/resources.ts';
 
 /**
@@ -40,20 +41,7 @@ beforeAll(async () => {
   stopWorkers = await startWorkers(rt);
   ({ apiKey: key, accountId } = await ctx.bootstrap());
 
-  const { authorityHost, ...azureSecret } = emu.credentials.azure;
-  const g = emu.options.gcp;
-  const bodies = {
-    aws: {
-      name: 'billed-aws', provider: 'aws', region: 'us-east-1', regions: ['us-east-1'], endpoints: { api: emu.urls.aws },
-      secret: { accessKeyId: emu.credentials.aws.accessKeyId, secretAccessKey: emu.credentials.aws.secretAccessKey },
-    },
-    azure: { name: 'billed-azure', provider: 'azure', endpoints: { api: emu.urls.azure, authorityHost }, secret: azureSecret },
-    gcp: {
-      name: 'billed-gcp', provider: 'gcp', endpoints: { api: emu.urls.gcp },
-      options: { billingDataset: g.billingDataset, billingTable: g.billingTable },
-      secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: JSON.stringify(emu.credentials.gcp.serviceAccountKey) },
-    },
-  };
+  const bodies = emulatedCredentials(emu, 'billed', ['us-east-1']);
   for (const cloud of ['aws', 'azure', 'gcp'] as const) {
     const created = await call('POST', '/v1/credentials', bodies[cloud]);
     expect(created.statusCode, created.body).toBe(201);
@@ -299,12 +287,7 @@ describe('integrity', () => {
   });
 
   it('removes a credential\'s cost with the credential', async () => {
-    const g = emu.options.gcp;
-    const created = await call('POST', '/v1/credentials', {
-      name: 'billed-gcp-2', provider: 'gcp', endpoints: { api: emu.urls.gcp },
-      options: { billingDataset: g.billingDataset, billingTable: g.billingTable },
-      secret: { projectId: emu.credentials.gcp.projectId, serviceAccountJson: JSON.stringify(emu.credentials.gcp.serviceAccountKey) },
-    });
+    const created = await call('POST', '/v1/credentials', { ...emulatedCredentials(emu, 'billed').gcp, name: 'billed-gcp-2' });
     expect(created.statusCode, created.body).toBe(201);
     const id = created.json().id as string;
     expect((await settled(id))[0]?.status).toBe('succeeded');

@@ -32,7 +32,8 @@ export function translateAzureError(err: unknown): Error {
   }
   if (/\b(temporarily_unavailable|server_error|AADSTS90033|AADSTS50196)\b/.test(message)) {
     // The identity platform busy or failing (OAuth's transient codes; AADSTS90033 "a transient error", AADSTS50196
-    // "server busy"), which MSAL reports as an authentication failure: found by test/integration/cloud-faults.test.ts, where it failed whole sync scopes as a bad secret.
+    // "server busy"), which MSAL reports as an authentication failure. Found by test/integration/cloud-faults.test.ts,
+    // where it failed whole sync scopes as a bad secret.
     return new CloudUnavailableError(what, err);
   }
   if (name === 'CredentialUnavailableError' && /endpoints_resolution_error/.test(message)) {

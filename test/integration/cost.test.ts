@@ -2,6 +2,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, today } from '../../src/modules/cost/days.ts';
 import type { Runtime } from '../../src/runtime.ts';
+import { DecimalSum } from '../../src/shared/decimal.ts';
 import { newId } from '../../src/shared/ids.ts';
 import { startWorkers } from '../../workers/index.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
@@ -284,6 +285,37 @@ describe('integrity', () => {
     }
     expect(await costs(query)).toEqual(before);
     expect(emu.faults.calls('gcp', 'jobs.getQueryResults')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('keeps per-day totals equal to PostgreSQL\'s own sum of the stored lines, for every credential', async () => {
+    const mismatches = await ctx.orm.em.getConnection().execute(`
+      with lines as (select d.credential_id, d.usage_date, k.service, k.currency, sum(d.amount) as amount
+                       from cost_data d join cost_keys k on k.id = d.key_id group by 1, 2, 3, 4)
+      select * from lines l full join cost_daily t using (credential_id, usage_date, service, currency)
+       where l.amount is distinct from t.amount`);
+    expect(mismatches).toEqual([]);
+    const [{ n }] = await ctx.orm.em.getConnection().execute<{ n: string }[]>('select count(*) as n from cost_daily');
+    expect(Number(n)).toBeGreaterThan(100);
+  });
+
+  it('sums amounts exactly as PostgreSQL stores and adds them (numeric(24, 10), rounded half away from zero)', async () => {
+    const random = (() => { let x = 7; return () => (x = (x * 48271) % 2147483647) / 2147483647; })();
+    const amounts = ['0.00000000005', '-0.00000000005', '0.000000000049999', '1.5E-7', '-2e3', '+3.25', '.5', '7.', '12345678901234.9999999999',
+      '-12345678901234.9999999999', '0.12345678905', '1e-11', '99999999999999.99999999994'];
+    for (let i = 0; i < 2_000; i++) {
+      const whole = Math.floor(random() * 10 ** Math.floor(random() * 12));
+      const digits = Math.floor(random() * 16);
+      const fraction = Array.from({ length: digits }, () => Math.floor(random() * 10)).join('');
+      amounts.push(`${random() < 0.3 ? '-' : ''}${whole}${digits > 0 ? `.${fraction}` : ''}`);
+    }
+    for (const group of [amounts.slice(0, 13), amounts]) {
+      const sum = new DecimalSum();
+      for (const a of group) sum.add(a);
+      const pool = await ctx.orm.em.getConnection().getNativeClient();
+      const { rows } = await pool.query<{ total: string }>('select sum(a::numeric(24, 10))::text as total from unnest($1::text[]) a', [group]);
+      expect(sum.toString()).toBe(rows[0]!.total);
+    }
+    for (const bad of ['', '-', '1.2.3', '1e', 'abc', '1,5', ' 1', '1\t', 'NaN']) expect(() => new DecimalSum().add(bad), bad).toThrow(/not a decimal/);
   });
 
   it('removes a credential\'s cost with the credential', async () => {

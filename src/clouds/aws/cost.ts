@@ -1,3 +1,4 @@
+import { format, scaled } from '../../shared/decimal.ts';
 import { AppError } from '../../shared/errors.ts';
 import { withHint, type AdapterDeps, type CloudCall, type CloudInput } from '../index.ts';
 import { CloudAuthError, type CostLine, type CostProgress, type CostRange, type CostReader } from '../ports.ts';
@@ -222,31 +223,6 @@ function resourceNotice(err: unknown, account: string, from: string, to: string)
   return `Per-resource AWS cost of ${days} could not be read (${message}); costs of those days are per service. The next collection tries again.`;
 }
 
-/** A decimal string as [digits, scale]: "-12.3400" is [-123400n, 4]. Accepts an exponent ("1.5E-7") as well. */
-export function scaled(amount: string): [bigint, number] {
-  let s = amount.trim();
-  let exponent = 0;
-  const e = Math.max(s.indexOf('e'), s.indexOf('E'));
-  if (e >= 0) {
-    exponent = Number(s.slice(e + 1));
-    s = s.slice(0, e);
-  }
-  const negative = s.startsWith('-');
-  if (negative || s.startsWith('+')) s = s.slice(1);
-  const dot = s.indexOf('.');
-  let digits = dot < 0 ? s : s.slice(0, dot) + s.slice(dot + 1);
-  let scale = (dot < 0 ? 0 : s.length - dot - 1) - exponent;
-  if (scale < 0) {
-    digits += '0'.repeat(-scale);
-    scale = 0;
-  }
-  let valid = digits.length > 0 && Number.isInteger(scale);
-  for (let i = 0; valid && i < digits.length; i++) valid = digits.charCodeAt(i) >= 48 && digits.charCodeAt(i) <= 57;
-  if (!valid) throw new Error(`AWS Cost Explorer returned an amount that is not a decimal: '${amount}'`);
-  const value = BigInt(digits);
-  return [negative ? -value : value, scale];
-}
-
 function subtract(h: Held, amount: string): void {
   const [value, scale] = scaled(amount);
   if (scale > h.scale) {
@@ -254,11 +230,4 @@ function subtract(h: Held, amount: string): void {
     h.scale = scale;
   }
   h.rest -= value * 10n ** BigInt(h.scale - scale);
-}
-
-export function format(value: bigint, scale: number): string {
-  const negative = value < 0n;
-  const digits = (negative ? -value : value).toString().padStart(scale + 1, '0');
-  const whole = digits.slice(0, digits.length - scale);
-  return `${negative ? '-' : ''}${whole}${scale > 0 ? `.${digits.slice(digits.length - scale)}` : ''}`;
 }

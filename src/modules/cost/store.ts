@@ -3,6 +3,10 @@ import { Readable } from 'node:stream';
 import type { Pool, PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { CostLine } from '../../clouds/ports.ts';
+import { UnprocessableError } from '../../shared/errors.ts';
+import { CostKeys, DailyTotals, type CostKey } from './totals.ts';
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 /** Where a collection's lines go: the credential fixes the account and the provider. */
 export interface CostTarget {
@@ -14,7 +18,8 @@ export interface CostTarget {
 /**
  * One collection's writes, in one transaction: the credential's rows of the fetched days are deleted first, then every
  * page is COPYed straight into cost_data as it arrives (COPY, not INSERT: a year of a thousand resources is a million
- * lines), and `commit` rebuilds those days' per-day totals. Readers see the days before or after, never between; a
+ * lines) while its lines are summed per (day, service, currency), exactly (src/shared/decimal.ts), and `commit` replaces
+ * those days' per-day totals with the sums. Readers see the days before or after, never between; a
  * collection that fails changes nothing. Lines of days outside the range are not stored. A (day, key) the cloud
  * answers twice in one collection fails it (the unique key says so) rather than being added up or dropped silently.
  */
@@ -22,8 +27,8 @@ export class CostWriter {
   private readonly client: PoolClient;
   private readonly target: CostTarget;
   private readonly range: { from: string; to: string };
-  /** cost_keys ids by billing account, service, resource and currency (tab-joined), learnt as pages arrive. */
-  private readonly keys = new Map<string, string>();
+  private readonly keys = new CostKeys();
+  private readonly totals = new DailyTotals();
 
   private constructor(client: PoolClient, target: CostTarget, range: { from: string; to: string }) {
     this.client = client;
@@ -48,38 +53,50 @@ export class CostWriter {
   async write(lines: CostLine[]): Promise<number> {
     const { from, to } = this.range;
     const kept: CostLine[] = [];
-    const keys: string[] = [];
-    const missing = new Set<string>();
+    const found: (CostKey | undefined)[] = [];
+    const missing: CostLine[] = [];
     for (const l of lines) {
       if (l.date < from || l.date >= to) continue;
-      const key = `${l.billingAccount}\t${l.service}\t${l.resourceId ?? ''}\t${l.currency}`;
+      if (!DAY.test(l.date)) throw new UnprocessableError(`The cloud answered a cost line for '${l.date.slice(0, 20)}', not a day (YYYY-MM-DD)`);
+      const key = this.keys.find(l);
       kept.push(l);
-      keys.push(key);
-      if (!this.keys.has(key)) missing.add(key);
+      found.push(key);
+      if (!key) missing.push(l);
     }
     if (kept.length === 0) return 0;
-    await this.learnKeys([...missing]);
+    if (missing.length > 0) await this.learnKeys(missing);
     const prefix = `${this.target.credentialId}\t`;
     let text = '';
-    for (let i = 0; i < kept.length; i++) text += `${prefix}${field(kept[i]!.date)}\t${this.keys.get(keys[i]!)}\t${field(kept[i]!.amount)}\n`;
+    for (let i = 0; i < kept.length; i++) {
+      const l = kept[i]!;
+      const key = found[i] ?? this.keys.find(l)!;
+      this.totals.add(l.date, key.group, l.amount);
+      text += `${prefix}${l.date}\t${key.id}\t${l.amount}\n`;
+    }
     await pipeline(Readable.from([Buffer.from(text)]), this.client.query(copyFrom('copy cost_data (credential_id, usage_date, key_id, amount) from stdin')));
     return kept.length;
   }
 
-  /** Rebuilds the range's per-day totals and commits. */
+  /** Replaces the range's per-day totals with the sums of the lines written, and commits. */
   async commit(): Promise<void> {
     const { credentialId, accountId, provider } = this.target;
     const q = (sql: string, params: unknown[] = []) => this.client.query(sql, params);
     try {
       await q('delete from cost_daily where credential_id = $1 and usage_date >= $2::date and usage_date < $3::date', [credentialId, this.range.from, this.range.to]);
-      // The planner has no statistics for the rows just copied (it guesses a handful) and would sort a million of them
-      // to group; hashing them is about twice as fast.
-      await q('set local enable_sort = off');
+      const days: string[] = [];
+      const services: string[] = [];
+      const currencies: string[] = [];
+      const amounts: string[] = [];
+      for (const { day, group, amount } of this.totals.rows()) {
+        days.push(day);
+        services.push(this.keys.groups[group]!.service);
+        currencies.push(this.keys.groups[group]!.currency);
+        amounts.push(amount);
+      }
       await q(`insert into cost_daily (account_id, credential_id, provider, usage_date, billing_period, service, currency, amount)
-               select $2, $1::uuid, $3, d.usage_date, to_char(d.usage_date, 'YYYY-MM'), k.service, k.currency, sum(d.amount)
-                 from cost_data d join cost_keys k on k.id = d.key_id
-                where d.credential_id = $1::uuid and d.usage_date >= $4::date and d.usage_date < $5::date
-                group by d.usage_date, k.service, k.currency`, [credentialId, accountId, provider, this.range.from, this.range.to]);
+               select $2, $1::uuid, $3, t.day, to_char(t.day, 'YYYY-MM'), t.service, t.currency, t.amount
+                 from unnest($4::date[], $5::text[], $6::text[], $7::numeric[]) as t(day, service, currency, amount)`,
+        [credentialId, accountId, provider, days, services, currencies, amounts]);
       await q('commit');
     } catch (err) {
       await q('rollback').catch(() => {});
@@ -97,11 +114,16 @@ export class CostWriter {
     }
   }
 
-  private async learnKeys(missing: string[]): Promise<void> {
-    if (missing.length === 0) return;
-    const cols = [0, 1, 2, 3].map((i) => missing.map((k) => k.split('\t')[i]!));
+  private async learnKeys(missing: CostLine[]): Promise<void> {
+    const cols: string[][] = [[], [], [], []];
+    for (const l of missing) {
+      cols[0]!.push(l.billingAccount);
+      cols[1]!.push(l.service);
+      cols[2]!.push(l.resourceId ?? '');
+      cols[3]!.push(l.currency);
+    }
     const { rows } = await this.client.query<{ id: string; billing_account: string; service: string; resource_id: string; currency: string }>(
-      `with wanted as (select * from unnest($2::text[], $3::text[], $4::text[], $5::text[]) as w(billing_account, service, resource_id, currency)),
+      `with wanted as (select distinct * from unnest($2::text[], $3::text[], $4::text[], $5::text[]) as w(billing_account, service, resource_id, currency)),
             added as (insert into cost_keys (credential_id, billing_account, service, resource_id, currency)
                       select $1, billing_account, service, resource_id, currency from wanted
                       on conflict do nothing returning id, billing_account, service, resource_id, currency)
@@ -111,11 +133,6 @@ export class CostWriter {
         where k.credential_id = $1`,
       [this.target.credentialId, ...cols],
     );
-    for (const r of rows) this.keys.set(`${r.billing_account}\t${r.service}\t${r.resource_id}\t${r.currency}`, String(r.id));
+    for (const r of rows) this.keys.learn(r.billing_account, r.service, r.resource_id, r.currency, String(r.id));
   }
-}
-
-/** COPY's text format: backslash, tab, newline and carriage return escaped. */
-function field(value: string): string {
-  return /[\\\t\n\r]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r') : value;
 }

@@ -294,8 +294,8 @@ describe('integrity', () => {
       select * from lines l full join cost_daily t using (credential_id, usage_date, service, currency)
        where l.amount is distinct from t.amount`);
     expect(mismatches).toEqual([]);
-    const [{ n }] = await ctx.orm.em.getConnection().execute<{ n: string }[]>('select count(*) as n from cost_daily');
-    expect(Number(n)).toBeGreaterThan(100);
+    const [daily] = await ctx.orm.em.getConnection().execute<{ n: string }[]>('select count(*) as n from cost_daily');
+    expect(Number(daily!.n)).toBeGreaterThan(100);
   });
 
   it('sums amounts exactly as PostgreSQL stores and adds them (numeric(24, 10), rounded half away from zero)', async () => {

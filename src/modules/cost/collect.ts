@@ -13,6 +13,9 @@ import { CostRun } from './entities.ts';
 import { addDays, daysBetween, today } from './days.ts';
 import { CostWriter } from './store.ts';
 
+/** Pages fetched ahead of the database: each waits as one COPY text string (about 650 KB for 10,000 lines). */
+const MAX_QUEUED_PAGES = 4;
+
 /** The longest range one collection may ask for: 13 months. */
 export const MAX_RANGE_DAYS = 397;
 
@@ -97,8 +100,8 @@ export class CostService {
   }
 
   /**
-   * One attempt: every page of the cloud's answer staged as it arrives (the next page is fetched while the last is
-   * written), then the fetched days replaced in one transaction. Paid requests and notices are saved even when the
+   * One attempt: every page of the cloud's answer staged as it arrives (fetching goes on while up to
+   * MAX_QUEUED_PAGES pages wait for the database), then the fetched days replaced in one transaction. Paid requests and notices are saved even when the
    * attempt fails; a failed attempt changes no cost data.
    */
   async collect(em: Em, run: CostRun, provider: string, reader: CostReader, signal?: AbortSignal): Promise<void> {
@@ -112,15 +115,16 @@ export class CostService {
     let committed = false;
     const started = performance.now();
     try {
-      let writing: Promise<void> = Promise.resolve();
       const progress = { paidRequest: () => void paid++, notice: (m: string) => void (notices.includes(m) || notices.push(m)) };
+      const queued: Promise<void>[] = [];
       for await (const page of reader.collect(range, progress, signal)) {
-        await writing;
         lines += page.length;
-        writing = writer.write(page).then((n) => void (stored += n));
-        writing.catch(() => {}); // awaited above or below; a failed fetch meanwhile must not leave it unhandled
+        const next = writer.write(page).then((n) => void (stored += n));
+        next.catch(() => {}); // awaited below; a failed fetch meanwhile must not leave it unhandled
+        queued.push(next);
+        if (queued.length > MAX_QUEUED_PAGES) await queued.shift();
       }
-      await writing;
+      for (const q of queued) await q;
       const fetched = performance.now();
       committed = true;
       await writer.commit();

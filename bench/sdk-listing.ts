@@ -16,9 +16,12 @@ const EC2_KINDS = ['instances', 'volumes', 'vpcs', 'subnets', 'securityGroups'] 
 
 const { EC2Client, DescribeInstancesCommand, DescribeVolumesCommand, DescribeVpcsCommand, DescribeSubnetsCommand, DescribeSecurityGroupsCommand } =
   await import('@aws-sdk/client-ec2');
-const clients = new Map(regions.map((region) => [region, new EC2Client({
-  endpoint, region, maxAttempts: 1, credentials, requestHandler: { connectionTimeout: 10_000 },
-})]));
+// Configured as src/clouds/aws/clients.ts configures its clients: no SDK retries, no logger middleware.
+const clients = new Map(regions.map((region) => {
+  const client = new EC2Client({ endpoint, region, maxAttempts: 1, credentials, requestHandler: { connectionTimeout: 10_000 } });
+  client.middlewareStack.remove('loggerMiddleware');
+  return [region, client];
+}));
 type Lister = (c: InstanceType<typeof EC2Client>, input: { MaxResults: number; NextToken?: string }) => Promise<{ n: number; next?: string | undefined }>;
 const kinds: Record<(typeof EC2_KINDS)[number], Lister> = {
   instances: async (c, i) => { const p = await c.send(new DescribeInstancesCommand(i)); return { n: (p.Reservations ?? []).reduce((s, r) => s + (r.Instances?.length ?? 0), 0), next: p.NextToken }; },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openCloud, type CloudInput, type OpenedCloud } from '../../src/clouds/index.ts';
+import { AwsClients } from '../../src/clouds/aws/clients.ts';
 import { CloudAuthError, CloudThrottledError, CloudUnavailableError } from '../../src/clouds/ports.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import { DEFAULT_AWS_KEY } from '../emulator/options.ts';
@@ -103,6 +104,15 @@ describe('the AWS adapter against the emulator', () => {
     const groups = await listAll(cloud, { region: 'eu-west-1', kind: 'ec2:security-group' });
     expect(groups).toHaveLength(4);
     expect(groups[0]).toMatchObject({ type: 'network', status: 'available', metadata: { groupName: expect.any(String), vpcId: expect.stringMatching(/^vpc-/) } });
+  });
+
+  it('builds its clients without the SDK logger middleware (it would copy every answer to mask it for a no-op logger)', async () => {
+    const clients = new AwsClients({ provider: 'aws', credentialId: randomUUID(), region: 'us-east-1', endpoints: { api: emu.urls.aws }, secret: { accessKeyId: DEFAULT_AWS_KEY.accessKeyId, secretAccessKey: DEFAULT_AWS_KEY.secretAccessKey } });
+    const stacks = [await clients.ec2For('eu-west-1'), await clients.s3For(), await clients.stsClient(), await clients.ceClient()].map((c) => c.middlewareStack.identify().join());
+    for (const stack of stacks) {
+      expect(stack).toContain('retryMiddleware');
+      expect(stack).not.toContain('loggerMiddleware');
+    }
   });
 
   it('lists every bucket once with its tags (GetBucketTagging), and only the configured regions when set', async () => {

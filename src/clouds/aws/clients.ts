@@ -42,7 +42,7 @@ export class AwsClients {
     let client = this.ec2.get(region);
     if (!client) {
       const { EC2Client } = await import('@aws-sdk/client-ec2');
-      client = new EC2Client({ ...this.base, region, credentials: await this.credentialsProvider() });
+      client = quiet(new EC2Client({ ...this.base, region, credentials: await this.credentialsProvider() }));
       this.ec2.set(region, client);
     }
     return client;
@@ -53,7 +53,7 @@ export class AwsClients {
     if (!client) {
       const { S3Client } = await import('@aws-sdk/client-s3');
       const pathStyle = this.input.endpoints?.api !== undefined;
-      client = new S3Client({ ...this.base, region, credentials: await this.credentialsProvider(), forcePathStyle: pathStyle, followRegionRedirects: !pathStyle });
+      client = quiet(new S3Client({ ...this.base, region, credentials: await this.credentialsProvider(), forcePathStyle: pathStyle, followRegionRedirects: !pathStyle }));
       this.s3.set(region, client);
     }
     return client;
@@ -62,7 +62,7 @@ export class AwsClients {
   async stsClient(): Promise<STSClient> {
     if (!this.sts) {
       const { STSClient } = await import('@aws-sdk/client-sts');
-      this.sts = new STSClient({ ...this.base, region: this.home, credentials: await this.credentialsProvider() });
+      this.sts = quiet(new STSClient({ ...this.base, region: this.home, credentials: await this.credentialsProvider() }));
     }
     return this.sts;
   }
@@ -71,7 +71,7 @@ export class AwsClients {
   async ceClient(): Promise<CostExplorerClient> {
     if (!this.ce) {
       const { CostExplorerClient } = await import('@aws-sdk/client-cost-explorer');
-      this.ce = new CostExplorerClient({ ...this.base, region: 'us-east-1', credentials: await this.credentialsProvider() });
+      this.ce = quiet(new CostExplorerClient({ ...this.base, region: 'us-east-1', credentials: await this.credentialsProvider() }));
     }
     return this.ce;
   }
@@ -101,6 +101,15 @@ export class AwsClients {
     });
     return shared(assume);
   }
+}
+
+/**
+ * Without the SDK's logger middleware: we give the SDK no logger, yet that middleware copies every answer through the
+ * operation's schema to mask sensitive fields before handing it to the no-op logger (7% of a sync's CPU).
+ */
+function quiet<C extends { middlewareStack: { remove(name: string): boolean } }>(client: C): C {
+  client.middlewareStack.remove('loggerMiddleware');
+  return client;
 }
 
 /**

@@ -56,4 +56,11 @@ describe('ids made in one millisecond', () => {
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(ids.length);
   });
+
+  it('carry 62 fresh random bits each, across refills of the random pool', () => {
+    const tails = Array.from({ length: 5000 }, () => newId(1_700_000_000_000).slice(19).replace('-', ''));
+    expect(new Set(tails).size).toBe(tails.length);
+    // Every hex digit of the tail appears in every position: the bits are random, not a pool read twice or zeros.
+    for (let pos = 1; pos < 16; pos++) expect(new Set(tails.map((t) => t[pos])).size).toBe(16);
+  });
 });

@@ -1,6 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { buildApp, serverTimeouts } from './http/app.ts';
+import { serverTimeouts } from './http/server-timeouts.ts';
 import { registerMetrics } from './http/plugins/metrics.ts';
 import { systemRoutes } from './http/system-routes.ts';
 import type { Runtime } from './runtime.ts';
@@ -19,7 +19,8 @@ export async function startRoles(rt: Runtime): Promise<(budget: StopBudget) => P
   const stops: ((budget: StopBudget) => Promise<void>)[] = [];
   if (rt.config.roles.includes('worker')) stops.push(await startWorkers(rt));
   if (rt.config.roles.includes('scheduler')) stops.push(await startScheduler(rt));
-  const app = rt.config.roles.includes('api') ? await buildApp(rt) : await probeServer(rt);
+  // The API (its routes, OpenAPI and dashboard) is loaded only by processes that serve it.
+  const app = rt.config.roles.includes('api') ? await (await import('./http/app.ts')).buildApp(rt) : await probeServer(rt);
   await app.listen({ port: rt.config.http.port, host: rt.config.http.host });
   stops.unshift(() => app.close());
   rt.log.info({ roles: rt.config.roles }, 'skyloft started');

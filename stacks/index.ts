@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, type TerraformStack } from 'cdktf';
+import type { TerraformStack } from 'cdktf';
 import type { Construct } from 'constructs';
 import type { AwsNetworkConfig } from './aws/network.ts';
 import type { AwsStorageConfig } from './aws/storage.ts';
@@ -75,7 +75,8 @@ export const STACK_ID = 'resource';
 export async function synthesizeStack(input: StackInput, outdir: string): Promise<{ stackDir: string }> {
   const load = loaders[input.provider]?.[input.type];
   if (!load) throw new TypeError(`no stack for provider ${String(input.provider)} and type ${String(input.type)}`);
-  const Stack = await load();
+  // cdktf too is loaded on the first synthesis: a worker that only syncs inventory never holds it (about 30 MB).
+  const [Stack, { App }] = await Promise.all([load(), import('cdktf')]);
   const { provider: _provider, type: _type, ...config } = input;
 
   mkdirSync(outdir, { recursive: true }); // App creates outdir itself, but not its parents.

@@ -31,38 +31,29 @@ export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]):
     return tagged && isUuid(tagged) ? tagged : null;
   });
   // Kysely's `sql` binds the column arrays as real parameters ($1...), which MikroORM's execute() would inline.
+  // Counted from what the upsert returns, without reading the rows first: xmax is 0 only on a row this statement
+  // inserted, and the update sets updated_at to now() (this statement's transaction time) only when it changed.
   const { rows } = await sql<{ added: string; updated: string }>`
-    with input as (
-      select * from unnest(${items.map(() => newId())}::uuid[], ${items.map((i) => i.externalId)}::text[],
-                           ${items.map((i) => i.name)}::text[], ${items.map((i) => i.type)}::text[],
-                           ${items.map((i) => i.status)}::text[], ${items.map((i) => JSON.stringify(i.metadata))}::jsonb[],
-                           ${items.map((i) => JSON.stringify(i.tags))}::jsonb[], ${items.map(hashOf)}::text[], ${managed}::uuid[],
-                           ${items.map((i) => i.region ?? scope.region)}::text[])
-        as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id, region)
-    ),
-    prev as (
-      select i.region, i.external_id, i.content_hash, i.deleted_at from inventory_items i
-       where i.credential_id = ${scope.credentialId} and i.kind = ${scope.kind}
-         and (i.region, i.external_id) in (select region, external_id from input)
-    ),
-    up as (
+    with up as (
       insert into inventory_items (id, account_id, credential_id, provider, type, kind, region, external_id, name, status,
                                    metadata, tags, content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
       select id, ${scope.accountId}, ${scope.credentialId}, ${scope.provider}, type, ${scope.kind}, region, external_id,
              name, status, metadata, tags, content_hash, managed_resource_id, now(), now(), ${scope.runId}
-        from input
+        from unnest(${items.map(() => newId())}::uuid[], ${items.map((i) => i.externalId)}::text[],
+                    ${items.map((i) => i.name)}::text[], ${items.map((i) => i.type)}::text[],
+                    ${items.map((i) => i.status)}::text[], ${items.map((i) => JSON.stringify(i.metadata))}::jsonb[],
+                    ${items.map((i) => JSON.stringify(i.tags))}::jsonb[], ${items.map(hashOf)}::text[], ${managed}::uuid[],
+                    ${items.map((i) => i.region ?? scope.region)}::text[])
+          as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id, region)
       on conflict (credential_id, region, kind, external_id) do update set
         name = excluded.name, type = excluded.type, status = excluded.status, metadata = excluded.metadata,
         tags = excluded.tags, content_hash = excluded.content_hash, managed_resource_id = excluded.managed_resource_id,
         last_seen_at = excluded.last_seen_at, last_run_id = excluded.last_run_id, deleted_at = null,
         updated_at = case when inventory_items.content_hash <> excluded.content_hash or inventory_items.deleted_at is not null
                           then now() else inventory_items.updated_at end
-      returning 1
+      returning xmax = 0 as inserted, updated_at = now() as changed
     )
-    select count(*) filter (where prev.external_id is null) as added,
-           count(*) filter (where prev.external_id is not null
-                             and (prev.content_hash <> input.content_hash or prev.deleted_at is not null)) as updated
-      from input left join prev using (region, external_id)`.execute(em.getKysely());
+    select count(*) filter (where inserted) as added, count(*) filter (where not inserted and changed) as updated from up`.execute(em.getKysely());
   const row = rows[0];
   return { added: Number(row?.added ?? 0), updated: Number(row?.updated ?? 0) };
 }

@@ -76,8 +76,9 @@ export class SyncService {
   }
 
   /**
-   * One scope, listed page by page to the end: each page is one set-based upsert, then memory is released. Only when
-   * the listing completed are unseen items tombstoned. A retry starts the listing over; upserts are idempotent.
+   * One scope, listed page by page to the end: each page is one set-based upsert, stored while the next one is
+   * fetched. Only when the listing completed are unseen items tombstoned. A retry starts the listing over; upserts are
+   * idempotent.
    */
   async syncScope(em: Em, runId: string, scope: Scope, reader: InventoryReader, signal?: AbortSignal): Promise<void> {
     const run = await em.findOneOrFail(SyncRun, { id: runId });
@@ -85,10 +86,15 @@ export class SyncService {
     const target: ScopeRun = { ...scope, accountId: run.accountId, credentialId: run.credentialId, provider: credential.provider, runId };
     let items = 0;
     let updated = 0;
+    // The next page is fetched while this one is stored; at most one page waits for the database.
+    let storing = Promise.resolve();
     for await (const page of reader.list(scope, signal)) {
-      updated += (await upsertPage(em, target, page)).updated;
+      await storing;
+      storing = upsertPage(em, target, page).then((r) => void (updated += r.updated));
+      storing.catch(() => {}); // awaited below; a failed fetch meanwhile must not leave it unhandled
       items += page.length;
     }
+    await storing;
     const deleted = await tombstoneUnseen(em, target);
     // Counted from the table, not per attempt: a retried scope must not miss what its failed attempt inserted.
     const [{ added } = { added: 0 }] = await em.getConnection().execute<{ added: number }[]>(

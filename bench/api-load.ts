@@ -1,15 +1,12 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
-  api, bootstrap, emit, hex, median, percentile, progress, REDIS_URL, ROOT, sandboxCredential, Scope, skyloftEnv, sleep, sql, startSkyloft,
+  api, bootstrap, cpuProfileEnv, emit, hex, median, percentile, progress, REDIS_URL, ROOT, sandboxCredential, Scope, skyloftEnv, sleep, sql, startSkyloft,
   type Options,
 } from './support.ts';
 
@@ -166,11 +163,7 @@ export async function run(opts: Options): Promise<void> {
     const env = await skyloftEnv(scope, 'api_load', { SKYLOFT_RATE_LIMIT: '100000000' });
     const db = env.DATABASE_URL!;
     const prefix = env.SKYLOFT_REDIS_PREFIX!;
-    const profileDir = opts.cpuProfile ? mkdtempSync(join(tmpdir(), 'skyloft-api-load-profile-')) : undefined;
-    if (profileDir) scope.defer(() => progress(SUITE, `CPU profiles of the api process: ${profileDir}`));
-    const skyloft = await startSkyloft(scope, 'api', {
-      ...env, SKYLOFT_ROLES: 'api', ...(profileDir && { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
-    });
+    const skyloft = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api', ...cpuProfileEnv(scope, SUITE, 'api', opts.cpuProfile) });
     const key = await bootstrap(env);
     const call = api(skyloft.url, key);
     const credentialId = await sandboxCredential(call);

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
-  api, bootstrap, emit, hex, progress, ROOT, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
+  api, bootstrap, cpuProfileEnv, emit, hex, progress, ROOT, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
 } from './support.ts';
 import { groupPids, startEmulatorProcess, type EmulatorInfo } from './emulator.ts';
 
@@ -12,15 +12,16 @@ import { groupPids, startEmulatorProcess, type EmulatorInfo } from './emulator.t
  * cloud emulator in its own process (`npm run emulator`). One api process (SKYLOFT_ROLES=api) and one worker process
  * (SKYLOFT_ROLES=worker) on a fresh database; an AWS credential whose endpoints.api is the emulator.
  *
- * - sync_items_per_s: items stored / seconds from POST /v1/inventory/sync until the run is no longer running.
- *   Baseline: the same @aws-sdk/client-ec2 NextToken listing of every EC2 scope of the fleet, in a node process of its
- *   own (bench/sdk-listing.ts; same page size as the
+ * - sync_items_per_s: items stored / seconds from registering the credential (POST /v1/credentials; its scheduled
+ *   sync starts at once) until that run is no longer running. Baseline: the same @aws-sdk/client-ec2 NextToken listing
+ *   of every EC2 scope of the fleet, in a node process of its own (bench/sdk-listing.ts; same page size as the
  *   adapter, MaxResults 1000, same scope concurrency as the worker's inventory queue, 8) storing nothing.
  * - worker_rss_mb: peak RSS (VmHWM) of the worker's node process, sampled from /proc during the first sync. Baseline:
  *   the peak RSS of the SDK listing alone (bench/sdk-listing.ts, a fresh node process, as the worker is).
  * - resync_seconds: a second sync with no change in the fleet (baseline: the first sync's seconds).
  * - raw_upsert_rows_per_s: INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE of the same number of rows into a
  *   scratch table, pages of 1,000 rows, with pg directly (reference).
+ * `--cpu-profile 1` runs the worker under `node --cpu-prof` and names the directory of its profiles.
  */
 const SUITE = 'inventory';
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'ap-southeast-2'];
@@ -31,7 +32,7 @@ const PAGE = 1000;
 const SCOPE_CONCURRENCY = 8;
 const SMALL = { volumes: 25, vpcs: 2, subnets: 4, securityGroups: 3, buckets: 2 };
 
-export const defaults: Options = { instances: 100_000, timeoutMinutes: 30, debug: 0 };
+export const defaults: Options = { instances: 100_000, timeoutMinutes: 30, debug: 0, cpuProfile: 0 };
 
 /** The node process that runs src/main.ts in `npm start`'s group (the leaf, should anything wrap it in a parent node). */
 function serverPid(pgid: number): number {
@@ -72,7 +73,7 @@ async function syncOnce(call: Api, credentialId: string, timeoutMs: number, onTi
       lastReport = performance.now();
       progress(SUITE, `  ${((lastReport - started) / 1000).toFixed(0)} s: ${run.scopesDone}/${run.scopesTotal} scopes`);
     }
-    await sleep(50);
+    await sleep(200); // at most 0.2 s late on a 20 s sync, and a poll that barely loads the machine it measures
   }
 }
 
@@ -156,7 +157,7 @@ export async function run(opts: Options): Promise<void> {
     progress(SUITE, 'starting one api and one worker process on a fresh database');
     const env = await skyloftEnv(scope, 'inventory', { SKYLOFT_RATE_LIMIT: '100000' });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
-    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker' });
+    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...cpuProfileEnv(scope, SUITE, 'worker', opts.cpuProfile) });
     const workerPid = serverPid(worker.pid);
     if (opts.debug) process.env.BENCH_DEBUG = env.DATABASE_URL;
     const call = api(url, await bootstrap(env));

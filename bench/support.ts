@@ -111,6 +111,17 @@ export async function skyloftEnv(scope: Scope, label: string, extra: Record<stri
   };
 }
 
+/**
+ * `--cpu-profile 1`: the NODE_OPTIONS that run a Skyloft process under `node --cpu-prof`, writing its .cpuprofile
+ * files (open them in Chrome DevTools or speedscope) into a directory named on stderr when the suite ends.
+ */
+export function cpuProfileEnv(scope: Scope, suite: string, processName: string, enabled: unknown): Record<string, string> {
+  if (!enabled) return {};
+  const dir = mkdtempSync(join(tmpdir(), `skyloft-${suite}-profile-`));
+  scope.defer(() => progress(suite, `CPU profiles of the ${processName} process: ${dir}`));
+  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+}
+
 /** The parent's environment minus everything Skyloft reads, plus `env` and node_modules/.bin on PATH. */
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const dropped = /^(DATABASE_URL|REDIS_URL|PORT|HOST|LOG_LEVEL|TERRAFORM_BIN|SKYLOFT_\w*|NODE_OPTIONS|npm_\w*)$/i;

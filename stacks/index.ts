@@ -16,7 +16,6 @@ import type { SandboxStorageConfig } from './sandbox/storage.ts';
 import type { SandboxVmConfig } from './sandbox/vm.ts';
 
 export type { StackConfig, NetworkInput, Json } from './common.ts';
-export { RESOURCE_ID_TAG, ACCOUNT_ID_TAG } from './tags.ts';
 
 /** Every stack Skyloft knows: the provider and type pick the stack, the rest is that stack's config. */
 export type StackInput =

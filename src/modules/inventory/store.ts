@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ObservedItem, Scope } from '../../clouds/ports.ts';
 import type { Em } from '../../db/orm.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
@@ -14,22 +14,46 @@ export interface ScopeRun extends Scope {
   runId: string;
 }
 
-const hashOf = (i: ObservedItem) =>
-  createHash('sha1').update(JSON.stringify([i.name, i.type, i.status, i.metadata, i.tags])).digest('hex');
+/**
+ * What says an item changed: sha1 of JSON.stringify([name, type, status, metadata, tags]), the text built from the
+ * metadata and tags JSON the upsert sends anyway (the same text, so hashes stored by earlier versions still match).
+ */
+export const contentHash = (i: ObservedItem, metadataJson: string, tagsJson: string): string =>
+  hash('sha1', `[${JSON.stringify(i.name ?? null)},${JSON.stringify(i.type)},${JSON.stringify(i.status)},${metadataJson},${tagsJson}]`);
+
+/** A page as the upsert's column arrays, one pass, in identity order; of an item listed twice the last one counts. */
+function columns(scope: ScopeRun, page: ObservedItem[]) {
+  const byKey = new Map<string, ObservedItem>();
+  for (const i of page) byKey.set(`${i.region ?? scope.region}\u0000${i.externalId}`, i);
+  const c = { ids: [] as string[], externalIds: [] as string[], names: [] as (string | null)[], types: [] as string[], statuses: [] as string[],
+    metadata: [] as string[], tags: [] as string[], hashes: [] as string[], managed: [] as (string | null)[], regions: [] as string[] };
+  for (const key of [...byKey.keys()].sort()) {
+    const i = byKey.get(key)!;
+    const metadataJson = JSON.stringify(i.metadata);
+    const tagsJson = JSON.stringify(i.tags);
+    const tagged = i.tags[RESOURCE_ID_TAG]?.toLowerCase();
+    c.ids.push(newId());
+    c.externalIds.push(i.externalId);
+    c.names.push(i.name);
+    c.types.push(i.type);
+    c.statuses.push(i.status);
+    c.metadata.push(metadataJson);
+    c.tags.push(tagsJson);
+    c.hashes.push(contentHash(i, metadataJson, tagsJson));
+    c.managed.push(tagged && isUuid(tagged) ? tagged : null);
+    c.regions.push(i.region ?? scope.region);
+  }
+  return c;
+}
 
 /**
  * Set-based inventory writes: one statement per page (unnest of column arrays), not row-by-row ORM writes, so a sync
- * costs about what the cloud listing costs. Rows are sorted by external id so concurrent writers of one scope lock
- * in the same order.
+ * costs about what the cloud listing costs. Rows are sorted by identity so concurrent writers of one scope lock in
+ * the same order.
  */
 export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]): Promise<{ added: number; updated: number }> {
-  const byId = new Map(page.map((i) => [`${i.region ?? scope.region}\u0000${i.externalId}`, i]));
-  const items = [...byId.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, i]) => i);
-  if (items.length === 0) return { added: 0, updated: 0 };
-  const managed = items.map((i) => {
-    const tagged = i.tags[RESOURCE_ID_TAG]?.toLowerCase();
-    return tagged && isUuid(tagged) ? tagged : null;
-  });
+  if (page.length === 0) return { added: 0, updated: 0 };
+  const c = columns(scope, page);
   // Kysely's `sql` binds the column arrays as real parameters ($1...), which MikroORM's execute() would inline.
   // Counted from what the upsert returns, without reading the rows first: xmax is 0 only on a row this statement
   // inserted, and the update sets updated_at to now() (this statement's transaction time) only when it changed.
@@ -39,11 +63,9 @@ export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]):
                                    metadata, tags, content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
       select id, ${scope.accountId}, ${scope.credentialId}, ${scope.provider}, type, ${scope.kind}, region, external_id,
              name, status, metadata, tags, content_hash, managed_resource_id, now(), now(), ${scope.runId}
-        from unnest(${items.map(() => newId())}::uuid[], ${items.map((i) => i.externalId)}::text[],
-                    ${items.map((i) => i.name)}::text[], ${items.map((i) => i.type)}::text[],
-                    ${items.map((i) => i.status)}::text[], ${items.map((i) => JSON.stringify(i.metadata))}::jsonb[],
-                    ${items.map((i) => JSON.stringify(i.tags))}::jsonb[], ${items.map(hashOf)}::text[], ${managed}::uuid[],
-                    ${items.map((i) => i.region ?? scope.region)}::text[])
+        from unnest(${c.ids}::uuid[], ${c.externalIds}::text[], ${c.names}::text[], ${c.types}::text[],
+                    ${c.statuses}::text[], ${c.metadata}::jsonb[], ${c.tags}::jsonb[], ${c.hashes}::text[],
+                    ${c.managed}::uuid[], ${c.regions}::text[])
           as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id, region)
       on conflict (credential_id, region, kind, external_id) do update set
         name = excluded.name, type = excluded.type, status = excluded.status, metadata = excluded.metadata,

@@ -21,7 +21,8 @@ import { groupPids, startEmulatorProcess, type EmulatorInfo } from './emulator.t
  * - resync_seconds: a second sync with no change in the fleet (baseline: the first sync's seconds).
  * - raw_upsert_rows_per_s: INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE of the same number of rows into a
  *   scratch table, pages of 1,000 rows, with pg directly (reference).
- * `--cpu-profile 1` runs the worker under `node --cpu-prof` and names the directory of its profiles.
+ * `--cpu-profile 1` runs the worker under `node --cpu-prof` and names the directory of its profiles;
+ * `--worker-semi-space-mb 16` measures both sides with V8's young generation capped (as README.md advises for workers).
  */
 const SUITE = 'inventory';
 const REGIONS = ['us-east-1', 'us-west-2', 'eu-west-1', 'ap-southeast-2'];
@@ -32,7 +33,10 @@ const PAGE = 1000;
 const SCOPE_CONCURRENCY = 8;
 const SMALL = { volumes: 25, vpcs: 2, subnets: 4, securityGroups: 3, buckets: 2 };
 
-export const defaults: Options = { instances: 100_000, timeoutMinutes: 30, debug: 0, cpuProfile: 0 };
+export const defaults: Options = { instances: 100_000, timeoutMinutes: 30, debug: 0, cpuProfile: 0, workerSemiSpaceMb: 0 };
+
+/** `--worker-semi-space-mb N`: the worker, and the SDK listing it is compared with, run with --max-semi-space-size=N. */
+const semiSpace = (opts: Options) => (opts.workerSemiSpaceMb ? `--max-semi-space-size=${opts.workerSemiSpaceMb}` : '');
 
 /** The node process that runs src/main.ts in `npm start`'s group (the leaf, should anything wrap it in a parent node). */
 function serverPid(pgid: number): number {
@@ -81,10 +85,10 @@ async function syncOnce(call: Api, credentialId: string, timeoutMs: number, onTi
  * The SDK alone, in a fresh node process of its own (bench/sdk-listing.ts) like the worker: every EC2 scope listed with
  * the adapter's page size and the worker's concurrency, nothing kept. Answers its items, seconds and peak RSS.
  */
-function sdkListing(emu: EmulatorInfo): Promise<{ items: number; seconds: number; rssMb: number }> {
+function sdkListing(emu: EmulatorInfo, nodeFlags: string): Promise<{ items: number; seconds: number; rssMb: number }> {
   const input = JSON.stringify({ endpoint: emu.aws, credentials: emu.credentials.aws, regions: REGIONS, page: PAGE, concurrency: SCOPE_CONCURRENCY });
   return new Promise((ok, fail) => {
-    execFile(process.execPath, [join(ROOT, 'bench', 'sdk-listing.ts'), input], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...(nodeFlags ? [nodeFlags] : []), join(ROOT, 'bench', 'sdk-listing.ts'), input], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return fail(new Error(`SDK listing failed: ${err.message}\n${stderr}`));
       if (stderr) progress(SUITE, stderr.trim());
       ok(JSON.parse(stdout));
@@ -157,15 +161,16 @@ export async function run(opts: Options): Promise<void> {
     progress(SUITE, 'starting one api and one worker process on a fresh database');
     const env = await skyloftEnv(scope, 'inventory', { SKYLOFT_RATE_LIMIT: '100000' });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
-    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...cpuProfileEnv(scope, SUITE, 'worker', opts.cpuProfile) });
+    const nodeOptions = [cpuProfileEnv(scope, SUITE, 'worker', opts.cpuProfile).NODE_OPTIONS, semiSpace(opts)].filter(Boolean).join(' ');
+    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...(nodeOptions && { NODE_OPTIONS: nodeOptions }) });
     const workerPid = serverPid(worker.pid);
     if (opts.debug) process.env.BENCH_DEBUG = env.DATABASE_URL;
     const call = api(url, await bootstrap(env));
     // The emulator generates pages lazily: one untimed pass first, so neither side pays its warm-up.
     progress(SUITE, 'warm-up: one untimed SDK listing of the fleet');
-    await sdkListing(emu);
+    await sdkListing(emu, semiSpace(opts));
     progress(SUITE, 'baseline: the SDK listing alone, in a process of its own');
-    const sdk = await sdkListing(emu);
+    const sdk = await sdkListing(emu, semiSpace(opts));
     progress(SUITE, `  ${sdk.items} items in ${sdk.seconds.toFixed(2)} s, peak RSS ${sdk.rssMb.toFixed(0)} MB`);
 
     // Registering a credential schedules its sync, whose first run starts at once: that run is the first sync.

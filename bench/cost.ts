@@ -6,7 +6,7 @@ import { createRedis } from '../src/queue/redis.ts';
 import { resolveOptions } from '../test/emulator/options.ts';
 import { startEmulatorProcess, type EmulatorInfo } from './emulator.ts';
 import {
-  api, bootstrap, emit, hex, percentile, progress, REDIS_URL, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
+  api, bootstrap, cpuProfileEnv, emit, hex, percentile, progress, REDIS_URL, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
 } from './support.ts';
 
 /**
@@ -19,9 +19,10 @@ import {
  *   process, storing nothing.
  * - month_by_service_p99_ms: GET /v1/costs for one whole month grouped by service, `queries` times in a row, p99.
  * - month_by_resource_p99_ms: the same month grouped by resource (top 100), a fifth as many times, p99.
+ * `--cpu-profile 1` runs the worker under `node --cpu-prof` and names the directory of its profiles.
  */
 const SUITE = 'cost';
-export const defaults: Options = { resources: 1_000, days: 365, queries: 300, timeoutMinutes: 30 };
+export const defaults: Options = { resources: 1_000, days: 365, queries: 300, timeoutMinutes: 30, cpuProfile: 0 };
 
 function gcpInput(emu: EmulatorInfo, credentialId: string): CloudInput & { options: Record<string, unknown> } {
   const g = resolveOptions().gcp;
@@ -84,7 +85,7 @@ export async function run(opts: Options): Promise<void> {
     // A one-day backfill when the credential is registered, so the measured collection runs alone.
     const env = await skyloftEnv(scope, 'cost', { SKYLOFT_RATE_LIMIT: '100000', SKYLOFT_COST_BACKFILL_DAYS: '1' });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
-    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker' });
+    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...cpuProfileEnv(scope, SUITE, 'worker', opts.cpuProfile) });
     const call = api(url, await bootstrap(env));
 
     progress(SUITE, 'warm-up: one untimed adapter fetch of 30 days');

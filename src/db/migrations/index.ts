@@ -6,6 +6,7 @@ import { Migration0005Schedules } from './0005-schedules.ts';
 import { Migration0006InventoryFillfactor } from './0006-inventory-fillfactor.ts';
 import { Migration0007Cost } from './0007-cost.ts';
 import { Migration0008DashboardSessions } from './0008-dashboard-sessions.ts';
+import { Migration0009InventoryFillfactor50 } from './0009-inventory-fillfactor-50.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   { name: '0006-inventory-fillfactor', class: Migration0006InventoryFillfactor },
   { name: '0007-cost', class: Migration0007Cost },
   { name: '0008-dashboard-sessions', class: Migration0008DashboardSessions },
+  { name: '0009-inventory-fillfactor-50', class: Migration0009InventoryFillfactor50 },
 ];

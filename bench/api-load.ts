@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import {
-  api, bootstrap, cpuProfileEnv, emit, hex, median, percentile, progress, REDIS_URL, ROOT, sandboxCredential, Scope, skyloftEnv, sleep, sql, startSkyloft,
+  api, bootstrap, nodeOptionsEnv, emit, hex, median, percentile, progress, REDIS_URL, ROOT, sandboxCredential, Scope, skyloftEnv, sleep, sql, startSkyloft,
   type Options,
 } from './support.ts';
 
@@ -163,7 +163,7 @@ export async function run(opts: Options): Promise<void> {
     const env = await skyloftEnv(scope, 'api_load', { SKYLOFT_RATE_LIMIT: '100000000' });
     const db = env.DATABASE_URL!;
     const prefix = env.SKYLOFT_REDIS_PREFIX!;
-    const skyloft = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api', ...cpuProfileEnv(scope, SUITE, 'api', opts.cpuProfile) });
+    const skyloft = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api', ...nodeOptionsEnv(scope, SUITE, 'api', opts.cpuProfile) });
     const key = await bootstrap(env);
     const call = api(skyloft.url, key);
     const credentialId = await sandboxCredential(call);

@@ -6,7 +6,7 @@ import { createRedis } from '../src/queue/redis.ts';
 import { resolveOptions } from '../test/emulator/options.ts';
 import { startEmulatorProcess, type EmulatorInfo } from './emulator.ts';
 import {
-  api, bootstrap, cpuProfileEnv, emit, hex, percentile, progress, REDIS_URL, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
+  api, bootstrap, nodeOptionsEnv, emit, hex, percentile, progress, REDIS_URL, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
 } from './support.ts';
 
 /**
@@ -85,7 +85,7 @@ export async function run(opts: Options): Promise<void> {
     // A one-day backfill when the credential is registered, so the measured collection runs alone.
     const env = await skyloftEnv(scope, 'cost', { SKYLOFT_RATE_LIMIT: '100000', SKYLOFT_COST_BACKFILL_DAYS: '1' });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
-    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...cpuProfileEnv(scope, SUITE, 'worker', opts.cpuProfile) });
+    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...nodeOptionsEnv(scope, SUITE, 'worker', opts.cpuProfile) });
     const call = api(url, await bootstrap(env));
 
     progress(SUITE, 'warm-up: one untimed adapter fetch of 30 days');

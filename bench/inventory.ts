@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
-  api, bootstrap, cpuProfileEnv, emit, hex, progress, ROOT, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
+  api, bootstrap, nodeOptionsEnv, emit, hex, progress, ROOT, Scope, skyloftEnv, sleep, sql, startSkyloft, type Api, type Options,
 } from './support.ts';
 import { groupPids, startEmulatorProcess, type EmulatorInfo } from './emulator.ts';
 
@@ -36,7 +36,7 @@ const SMALL = { volumes: 25, vpcs: 2, subnets: 4, securityGroups: 3, buckets: 2 
 export const defaults: Options = { instances: 100_000, timeoutMinutes: 30, debug: 0, cpuProfile: 0, workerSemiSpaceMb: 0 };
 
 /** `--worker-semi-space-mb N`: the worker, and the SDK listing it is compared with, run with --max-semi-space-size=N. */
-const semiSpace = (opts: Options) => (opts.workerSemiSpaceMb ? `--max-semi-space-size=${opts.workerSemiSpaceMb}` : '');
+const semiSpace = (opts: Options) => (opts.workerSemiSpaceMb ? [`--max-semi-space-size=${opts.workerSemiSpaceMb}`] : []);
 
 /** The node process that runs src/main.ts in `npm start`'s group (the leaf, should anything wrap it in a parent node). */
 function serverPid(pgid: number): number {
@@ -85,10 +85,10 @@ async function syncOnce(call: Api, credentialId: string, timeoutMs: number, onTi
  * The SDK alone, in a fresh node process of its own (bench/sdk-listing.ts) like the worker: every EC2 scope listed with
  * the adapter's page size and the worker's concurrency, nothing kept. Answers its items, seconds and peak RSS.
  */
-function sdkListing(emu: EmulatorInfo, nodeFlags: string): Promise<{ items: number; seconds: number; rssMb: number }> {
+function sdkListing(emu: EmulatorInfo, nodeFlags: string[]): Promise<{ items: number; seconds: number; rssMb: number }> {
   const input = JSON.stringify({ endpoint: emu.aws, credentials: emu.credentials.aws, regions: REGIONS, page: PAGE, concurrency: SCOPE_CONCURRENCY });
   return new Promise((ok, fail) => {
-    execFile(process.execPath, [...(nodeFlags ? [nodeFlags] : []), join(ROOT, 'bench', 'sdk-listing.ts'), input], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...nodeFlags, join(ROOT, 'bench', 'sdk-listing.ts'), input], { cwd: ROOT, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
       if (err) return fail(new Error(`SDK listing failed: ${err.message}\n${stderr}`));
       if (stderr) progress(SUITE, stderr.trim());
       ok(JSON.parse(stdout));
@@ -161,8 +161,7 @@ export async function run(opts: Options): Promise<void> {
     progress(SUITE, 'starting one api and one worker process on a fresh database');
     const env = await skyloftEnv(scope, 'inventory', { SKYLOFT_RATE_LIMIT: '100000' });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
-    const nodeOptions = [cpuProfileEnv(scope, SUITE, 'worker', opts.cpuProfile).NODE_OPTIONS, semiSpace(opts)].filter(Boolean).join(' ');
-    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...(nodeOptions && { NODE_OPTIONS: nodeOptions }) });
+    const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...nodeOptionsEnv(scope, SUITE, 'worker', opts.cpuProfile, semiSpace(opts)) });
     const workerPid = serverPid(worker.pid);
     if (opts.debug) process.env.BENCH_DEBUG = env.DATABASE_URL;
     const call = api(url, await bootstrap(env));

@@ -112,14 +112,18 @@ export async function skyloftEnv(scope: Scope, label: string, extra: Record<stri
 }
 
 /**
- * `--cpu-profile 1`: the NODE_OPTIONS that run a Skyloft process under `node --cpu-prof`, writing its .cpuprofile
- * files (open them in Chrome DevTools or speedscope) into a directory named on stderr when the suite ends.
+ * The NODE_OPTIONS of a Skyloft process: `flags`, plus with `--cpu-profile 1` a run under `node --cpu-prof` writing
+ * its .cpuprofile files (open them in Chrome DevTools or speedscope) into a directory named on stderr when the suite
+ * ends. Nothing when there is nothing to pass.
  */
-export function cpuProfileEnv(scope: Scope, suite: string, processName: string, enabled: unknown): Record<string, string> {
-  if (!enabled) return {};
-  const dir = mkdtempSync(join(tmpdir(), `skyloft-${suite}-profile-`));
-  scope.defer(() => progress(suite, `CPU profiles of the ${processName} process: ${dir}`));
-  return { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+export function nodeOptionsEnv(scope: Scope, suite: string, processName: string, enabled: unknown, flags: string[] = []): Record<string, string> {
+  const options = [...flags];
+  if (enabled) {
+    const dir = mkdtempSync(join(tmpdir(), `skyloft-${suite}-profile-`));
+    scope.defer(() => progress(suite, `CPU profiles of the ${processName} process: ${dir}`));
+    options.push('--cpu-prof', `--cpu-prof-dir=${dir}`);
+  }
+  return options.length > 0 ? { NODE_OPTIONS: options.join(' ') } : {};
 }
 
 /** The parent's environment minus everything Skyloft reads, plus `env` and node_modules/.bin on PATH. */

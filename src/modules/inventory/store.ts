@@ -21,30 +21,10 @@ export interface ScopeRun extends Scope {
 export const contentHash = (i: ObservedItem, metadataJson: string, tagsJson: string): string =>
   hash('sha1', `[${JSON.stringify(i.name ?? null)},${JSON.stringify(i.type)},${JSON.stringify(i.status)},${metadataJson},${tagsJson}]`);
 
-/** A page as the upsert's column arrays, one pass, in identity order; of an item listed twice the last one counts. */
-function columns(scope: ScopeRun, page: ObservedItem[]) {
-  const byKey = new Map<string, ObservedItem>();
-  for (const i of page) byKey.set(`${i.region ?? scope.region}\u0000${i.externalId}`, i);
-  const c = { ids: [] as string[], externalIds: [] as string[], names: [] as (string | null)[], types: [] as string[], statuses: [] as string[],
-    metadata: [] as string[], tags: [] as string[], hashes: [] as string[], managed: [] as (string | null)[], regions: [] as string[] };
-  for (const key of [...byKey.keys()].sort()) {
-    const i = byKey.get(key)!;
-    const metadataJson = JSON.stringify(i.metadata);
-    const tagsJson = JSON.stringify(i.tags);
-    const tagged = i.tags[RESOURCE_ID_TAG]?.toLowerCase();
-    c.ids.push(newId());
-    c.externalIds.push(i.externalId);
-    c.names.push(i.name);
-    c.types.push(i.type);
-    c.statuses.push(i.status);
-    c.metadata.push(metadataJson);
-    c.tags.push(tagsJson);
-    c.hashes.push(contentHash(i, metadataJson, tagsJson));
-    c.managed.push(tagged && isUuid(tagged) ? tagged : null);
-    c.regions.push(i.region ?? scope.region);
-  }
-  return c;
-}
+const managedResourceId = (i: ObservedItem): string | null => {
+  const tagged = i.tags[RESOURCE_ID_TAG]?.toLowerCase();
+  return tagged && isUuid(tagged) ? tagged : null;
+};
 
 /**
  * Set-based inventory writes: one statement per page (unnest of column arrays), not row-by-row ORM writes, so a sync
@@ -52,8 +32,13 @@ function columns(scope: ScopeRun, page: ObservedItem[]) {
  * the same order.
  */
 export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]): Promise<{ added: number; updated: number }> {
-  if (page.length === 0) return { added: 0, updated: 0 };
-  const c = columns(scope, page);
+  const byKey = new Map<string, ObservedItem>();
+  for (const i of page) byKey.set(`${i.region ?? scope.region}\u0000${i.externalId}`, i); // the last one listed counts
+  const items = [...byKey.keys()].sort().map((key) => byKey.get(key)!);
+  if (items.length === 0) return { added: 0, updated: 0 };
+  // Serialized once: the same text is sent and hashed.
+  const metadata = items.map((i) => JSON.stringify(i.metadata));
+  const tags = items.map((i) => JSON.stringify(i.tags));
   // Kysely's `sql` binds the column arrays as real parameters ($1...), which MikroORM's execute() would inline.
   // Counted from what the upsert returns, without reading the rows first: xmax is 0 only on a row this statement
   // inserted, and the update sets updated_at to now() (this statement's transaction time) only when it changed.
@@ -63,9 +48,11 @@ export async function upsertPage(em: Em, scope: ScopeRun, page: ObservedItem[]):
                                    metadata, tags, content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
       select id, ${scope.accountId}, ${scope.credentialId}, ${scope.provider}, type, ${scope.kind}, region, external_id,
              name, status, metadata, tags, content_hash, managed_resource_id, now(), now(), ${scope.runId}
-        from unnest(${c.ids}::uuid[], ${c.externalIds}::text[], ${c.names}::text[], ${c.types}::text[],
-                    ${c.statuses}::text[], ${c.metadata}::jsonb[], ${c.tags}::jsonb[], ${c.hashes}::text[],
-                    ${c.managed}::uuid[], ${c.regions}::text[])
+        from unnest(${items.map(() => newId())}::uuid[], ${items.map((i) => i.externalId)}::text[],
+                    ${items.map((i) => i.name)}::text[], ${items.map((i) => i.type)}::text[],
+                    ${items.map((i) => i.status)}::text[], ${metadata}::jsonb[], ${tags}::jsonb[],
+                    ${items.map((i, k) => contentHash(i, metadata[k]!, tags[k]!))}::text[], ${items.map(managedResourceId)}::uuid[],
+                    ${items.map((i) => i.region ?? scope.region)}::text[])
           as t(id, external_id, name, type, status, metadata, tags, content_hash, managed_resource_id, region)
       on conflict (credential_id, region, kind, external_id) do update set
         name = excluded.name, type = excluded.type, status = excluded.status, metadata = excluded.metadata,

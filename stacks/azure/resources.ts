@@ -1,12 +1,13 @@
 import type { Construct } from 'constructs';
 import { GenericProvider, GenericResource, type GenericResourceOptions } from '../generic.ts';
+import { PINNED_PROVIDERS } from '../providers.ts';
 
 /**
  * Small typed constructs for the azurerm resources Skyloft creates, over the generic provider/resource (no
  * @cdktf/provider-azurerm: see stacks/generic.ts). Attribute names are azurerm 4.x's.
  * https://registry.terraform.io/providers/hashicorp/azurerm/latest/docs
  */
-const AZURERM = { name: 'azurerm', source: 'hashicorp/azurerm', version: '~> 4.0' };
+const AZURERM = PINNED_PROVIDERS.azurerm;
 const TAGGED: GenericResourceOptions = { providerName: AZURERM.name, tagAttribute: 'tags' };
 const UNTAGGED: GenericResourceOptions = { providerName: AZURERM.name };
 

@@ -1,13 +1,14 @@
 import type { Construct } from 'constructs';
 import type { StackConfig } from '../common.ts';
 import { GenericProvider, GenericResource, type GenericResourceOptions } from '../generic.ts';
+import { PINNED_PROVIDERS } from '../providers.ts';
 
 /**
  * Small typed constructs for the google resources Skyloft creates, over the generic provider/resource (no
  * @cdktf/provider-google: see stacks/generic.ts). GCP calls tags `labels`; networks and subnetworks have none.
  * https://registry.terraform.io/providers/hashicorp/google/latest/docs
  */
-const GOOGLE = { name: 'google', source: 'hashicorp/google', version: '>= 6.0, < 8.0' };
+const GOOGLE = PINNED_PROVIDERS.google;
 const LABELLED: GenericResourceOptions = { providerName: GOOGLE.name, tagAttribute: 'labels' };
 const UNLABELLED: GenericResourceOptions = { providerName: GOOGLE.name };
 

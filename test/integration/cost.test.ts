@@ -1,6 +1,7 @@
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, today } from '../../src/modules/cost/days.ts';
+import { CostWriter } from '../../src/modules/cost/store.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { DecimalSum } from '../../src/shared/decimal.ts';
 import { newId } from '../../src/shared/ids.ts';
@@ -285,6 +286,22 @@ describe('integrity', () => {
     }
     expect(await costs(query)).toEqual(before);
     expect(emu.faults.calls('gcp', 'jobs.getQueryResults')).toBeGreaterThanOrEqual(3);
+  });
+
+  it('stores nothing of a page still on its way to the database when the collection is abandoned', async () => {
+    const db = ctx.orm.em.getConnection();
+    const credentialId = credentialIds.aws;
+    const stored = async () => (await db.execute<{ n: string }[]>(
+      `select (select count(*) from cost_data where credential_id = ?) + (select count(*) from cost_keys where credential_id = ? and service = 'abandoned') as n`,
+      [credentialId, credentialId]))[0]!.n;
+    const before = await stored();
+    const day = addDays(TODAY, -400);
+    const writer = await CostWriter.open(await db.getNativeClient(), { accountId, credentialId, provider: 'aws' }, { from: day, to: addDays(day, 1) });
+    // Not awaited: the page is still being written (its keys, then its COPY) when the collection gives up.
+    const written = writer.write([{ date: day, service: 'abandoned', resourceId: null, billingAccount: 'b', currency: 'USD', amount: '1.5' }]);
+    await writer.abort();
+    await written.catch(() => {});
+    expect(await stored()).toBe(before);
   });
 
   it('keeps per-day totals equal to PostgreSQL\'s own sum of the stored lines, for every credential', async () => {

@@ -81,7 +81,8 @@ export class CostWriter {
   write(lines: CostLine[]): Promise<number> {
     const page = this.prepare(lines);
     const stored = this.sending.then(() => this.send(page));
-    this.sending = stored.then(() => {});
+    // A failed page fails the pages after it (their promises carry its error); abort() waits for the chain to settle.
+    this.sending = stored;
     return stored;
   }
 
@@ -167,6 +168,8 @@ export class CostWriter {
   }
 
   async abort(): Promise<void> {
+    // A page still being written would otherwise run after the rollback, outside any transaction, and commit.
+    await this.sending.catch(() => {});
     try {
       await this.client.query('rollback');
     } finally {

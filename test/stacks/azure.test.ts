@@ -14,7 +14,7 @@ const vmSpec: AzureVmSpec = {
 /** azurerm from hashicorp/azurerm, `features {}` and nothing else: no credentials, no subscription. */
 function expectAzurermProvider(doc: TfDoc): void {
   expect(doc.provider?.['azurerm']).toEqual([{ features: {} }]);
-  expect(doc.terraform.required_providers?.['azurerm']).toEqual({ source: 'hashicorp/azurerm', version: '~> 4.0' });
+  expect(doc.terraform.required_providers?.['azurerm']).toEqual({ source: 'hashicorp/azurerm', version: '4.54.0' });
   expectNoCredentials(doc);
   expectEmptyHttpBackend(doc);
 }

@@ -37,9 +37,9 @@ declare module 'fastify' {
     actor: Actor;
   }
   interface FastifyContextConfig {
-    /** The lowest role allowed on a /v1 route; every /v1 route must declare one. */
+    /** The lowest role allowed on an API-key route. Every route declares this or `public` (checked at start-up). */
     minRole?: RoleName;
-    /** Routes that authenticate themselves (none yet) set this to skip the bearer check. */
+    /** Not guarded by API keys: public (health, docs) or guarding itself (the dashboard's sessions, /metrics). */
     public?: boolean;
   }
 }

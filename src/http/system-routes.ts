@@ -8,12 +8,13 @@ const PROBE_TIMEOUT_MS = 2_000;
 /** Liveness and readiness, unauthenticated so load balancers and orchestrators can call them. */
 export function systemRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   return async (app) => {
-    app.get('/healthz', { schema: { tags: ['system'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({
+    app.get('/healthz', { config: { public: true }, schema: { tags: ['system'], response: { 200: z.object({ status: z.literal('ok') }) } } }, async () => ({
       status: 'ok' as const,
     }));
 
     const checks = z.object({ postgres: z.enum(['ok', 'error']), redis: z.enum(['ok', 'error']) });
     app.get('/readyz', {
+      config: { public: true },
       schema: { tags: ['system'], response: { 200: z.object({ status: z.literal('ready'), checks }), 503: z.object({ status: z.literal('unavailable'), checks, failed: z.array(z.string()) }) } },
     }, async (_req, reply) => {
       const [postgres, redis] = await Promise.all([

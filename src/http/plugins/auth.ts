@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
 import { authenticate, recordKeyUse } from '../../modules/accounts/authenticate.ts';
 import { roleAtLeast } from '../../modules/accounts/roles.ts';
 import { ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
@@ -6,21 +6,30 @@ import { withTimeout } from '../../shared/timeout.ts';
 import type { AppDeps } from '../deps.ts';
 
 /**
- * Authentication, rate limiting and role checks for every /v1 route, in onRequest: before the body is read, so a
- * bad key answers 401 even when the body is also bad (the contract: "never 400").
+ * Authentication, rate limiting and role checks, in onRequest: before the body is read, so a bad key answers 401 even
+ * when the body is also bad (the contract: "never 400").
+ *
+ * Whether a request needs a key is decided from the route the router matched, never from the raw URL: the raw URL
+ * can spell one route many ways (`/%761/queues`, an absolute-form target `http://host/v1/queues`), all of which the
+ * router maps to the same handler. It fails closed: every route declares `minRole` or `public: true` (checked when
+ * the app is ready), and a request that matched no route still authenticates when its path looks like /v1, so
+ * unknown /v1 paths answer 401 without a key and 404 with one.
  */
 export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
-  app.addHook('onRoute', (route) => {
-    if (!route.url.startsWith('/v1') || route.config?.public) return;
-    if (!route.config?.minRole) {
-      throw new Error(`Route ${route.method} ${route.url} declares no minRole: add config: { minRole: 'viewer' | 'operator' | 'admin' }`);
+  const routes: RouteOptions[] = [];
+  // Kept by reference and checked once every plugin's own onRoute hooks (such as publicScope's) have run.
+  app.addHook('onRoute', (route) => void routes.push(route));
+  app.addHook('onReady', async () => {
+    const undeclared = routes.filter((r) => !r.config?.public && !r.config?.minRole).map((r) => `${String(r.method)} ${r.url}`);
+    if (undeclared.length > 0) {
+      throw new Error(`Routes declaring neither minRole nor public: ${undeclared.join(', ')}: add config: { minRole: 'viewer' | 'operator' | 'admin' } or { public: true }`);
     }
   });
 
   app.addHook('onRequest', async (request) => {
     const config = request.routeOptions.config;
-    // Every /v1 path authenticates, unknown ones too: without a key they answer 401, not 404.
-    if (!request.url.startsWith('/v1') || config.public) return;
+    if (config.public === true) return;
+    if (request.routeOptions.url === undefined && !looksLikeV1(request.url)) return; // no route: 404
     const principal = await authenticate(request.em, bearerOrBasic(request));
     request.actor = {
       kind: 'user',
@@ -82,4 +91,25 @@ async function meterKey(deps: AppDeps, keyId: string) {
     gate,
     retryAfterSeconds: Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)),
   };
+}
+
+/**
+ * Marks every route registered in this scope as not guarded by API keys: for plugins whose routes are public (the
+ * OpenAPI UI) or guard themselves (the dashboard's cookie sessions). Call first thing in the scope.
+ */
+export function publicScope(scope: FastifyInstance): void {
+  scope.addHook('onRoute', (route) => {
+    route.config = { ...route.config, public: true };
+  });
+}
+
+/** For a request no route matched: whether its path, decoded and without an absolute-form origin, is under /v1. */
+function looksLikeV1(url: string): boolean {
+  let path = url.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '').split('?')[0] ?? '';
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    // broken percent-encoding: judged as written
+  }
+  return /^\/+v1(\/|$)/i.test(path);
 }

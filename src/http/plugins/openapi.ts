@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
+import { publicScope } from './auth.ts';
 
 /** GET /openapi.json (OpenAPI 3, paths with their /v1 prefix) and GET /docs (its UI). */
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
@@ -19,6 +20,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     },
     transform: jsonSchemaTransform,
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // Its own scope, so its routes are declared public without the plugin knowing (see registerAuth).
+  await app.register(async (scope) => {
+    publicScope(scope);
+    await scope.register(swaggerUi, { routePrefix: '/docs' });
+  });
+  app.get('/openapi.json', { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
 }

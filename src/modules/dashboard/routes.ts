@@ -3,6 +3,7 @@ import { isConnectionError } from '../../db/connection-errors.ts';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppDeps } from '../../http/deps.ts';
+import { publicScope } from '../../http/plugins/auth.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { DependencyError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../shared/errors.ts';
 import { withTimeout } from '../../shared/timeout.ts';
@@ -34,6 +35,7 @@ export function dashboardRoutes(deps: AppDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     const sessions = new DashboardSessions(deps.config.dashboard.sessionTtlMs);
     const boards = createBoards(deps.queues);
+    publicScope(app); // not API-key routes: the onRequest hook below guards them with the dashboard's sessions
     await app.register(cookie);
     await app.register(formbody);
     app.decorateRequest('dashboard', null);

@@ -1,5 +1,6 @@
 import { Aspects, Fn, TerraformBackend, TerraformStack, type TerraformRemoteState } from 'cdktf';
 import type { Construct } from 'constructs';
+import { literalJson } from './literal.ts';
 import { SkyloftTagsAspect } from './tags.ts';
 
 /** A JSON value, as a sandbox spec or any free-form field. */
@@ -49,26 +50,6 @@ export class SkyloftStack<Config extends StackConfig<unknown>> extends Terraform
     new PartialHttpBackend(this);
     Aspects.of(this).add(new SkyloftTagsAspect(input.resourceId, input.accountId));
   }
-}
-
-/**
- * Terraform JSON reads every string as a template: a literal `${` or `%{` from a user (a spec, user data) would be
- * evaluated. Doubling them makes terraform read them back literally.
- * https://developer.hashicorp.com/terraform/language/expressions/strings#escape-sequences
- */
-export function literal(value: string): string {
-  // A function replacement: in a replacement string `$$` would itself collapse to `$`.
-  return value.replaceAll('${', () => '$${').replaceAll('%{', () => '%%{');
-}
-
-/** `literal` over every string (keys included) of a JSON value; anything else is returned as it is. */
-export function literalJson(value: Json): Json {
-  if (typeof value === 'string') return literal(value);
-  if (Array.isArray(value)) return value.map(literalJson);
-  if (value !== null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [literal(k), literalJson(v)]));
-  }
-  return value;
 }
 
 /**

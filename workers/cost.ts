@@ -38,7 +38,7 @@ export class CostProcessor {
       throw new DelayedError();
     }
     try {
-      const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
+      const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
       const secret = await this.rt.credentials.openSecret(em, credential);
       const cloud = await openCloud(cloudInput(credential, secret), { budget: this.budget });
       await this.cost.collect(em, run, credential.provider, cloud.cost, signal);

@@ -27,7 +27,7 @@ export class InventoryProcessor {
   private async reader(runId: string) {
     const em = this.rt.orm.em.fork();
     const run = await em.findOneOrFail(SyncRun, { id: runId });
-    const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
+    const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
     const secret = await this.rt.credentials.openSecret(em, credential);
     return (await openCloud(cloudInput(credential, secret), { budget: this.budget })).inventory;
   }

@@ -57,7 +57,7 @@ export class ProvisioningProcessor {
     const op = await em.findOne(Operation, { id: operationId });
     if (!op || op.status === 'succeeded' || op.status === 'failed' || op.status === 'canceled' || op.status === 'awaiting_approval') return;
     if (phase === 'plan' && op.approvedAt) return; // approved: the apply-phase job does the work
-    const resource = await em.findOneOrFail(Resource, { id: op.resourceId });
+    const resource = await em.findOneOrFail(Resource, { id: op.resourceId, accountId: op.accountId });
     if (op.cancelRequestedAt) return this.finish(em, op, resource, 'canceled', 'canceled before it started');
 
     Object.assign(op, { status: 'running', attempts: op.attempts + 1, startedAt: op.startedAt ?? new Date() });
@@ -126,7 +126,7 @@ export class ProvisioningProcessor {
   };
 
   private async run(em: Em, op: Operation, resource: Resource, phase: 'plan' | 'apply', lockId: string, dir: string, signal: AbortSignal, log: OperationLog) {
-    const credential = resource.credentialId ? await em.findOne(Credential, { id: resource.credentialId }) : null;
+    const credential = resource.credentialId ? await em.findOne(Credential, { id: resource.credentialId, accountId: resource.accountId }) : null;
     if (!credential) throw new OperationFailed("The resource's credential was deleted");
     const cloud = terraformCloudEnv(credential, await this.rt.credentials.openSecret(em, credential), resource.region);
     const { stackDir } = await synthesizeStack(await this.stackInput(em, op, resource, cloud.stack), dir);
@@ -179,7 +179,9 @@ export class ProvisioningProcessor {
 
   private async stackInput(em: Em, op: Operation, resource: Resource, extra: Record<string, unknown>): Promise<StackInput> {
     const { networkResourceId, ...spec } = op.spec as { networkResourceId?: string };
-    const network = networkResourceId ? await em.findOne(Resource, { id: networkResourceId }) : null;
+    // Scoped to the resource's account: an id is never trusted to belong to it, even one the API checked.
+    const network = networkResourceId ? await em.findOne(Resource, { id: networkResourceId, accountId: resource.accountId }) : null;
+    if (networkResourceId && !network) throw new OperationFailed(`Network resource ${networkResourceId} does not exist in this account`);
     return {
       provider: resource.provider,
       type: resource.type,

@@ -68,7 +68,7 @@ async function resumeStalled(rt: Runtime, payload: { operationId: string; resour
   }
   if (op) {
     Object.assign(op, { status: 'failed', step: 'done', finishedAt: new Date(), error: `Its worker stopped ${op.attempts} times while running it (${job.failedReason}); the last saved state is kept: request the change again` });
-    const resource = await em.findOne(Resource, { id: op.resourceId });
+    const resource = await em.findOne(Resource, { id: op.resourceId, accountId: op.accountId });
     if (resource) resource.status = 'failed';
     await em.flush();
   }

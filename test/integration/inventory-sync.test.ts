@@ -167,6 +167,22 @@ describe('drift of managed resources', () => {
     await syncAndWait();
     expect(await drift()).toBe('missing');
   }, 120_000);
+
+  it("counts only the account's own inventory: another tenant tagging its objects with A's resource id changes nothing", async () => {
+    const me = (await call('GET', '/v1/me')).json();
+    const resource = await insertResource(ctx, me.account.id, { provider: 'aws', credentialId, region: 'us-east-1', spec: { ami: 'ami-1', instanceType: 't3.micro' } });
+    // Account B controls its own cloud, so it can put A's resource id in any tag; its sync stores the item in B.
+    const other = await ctx.bootstrap();
+    const otherCredential = (await ctx.app.inject({ method: 'POST', url: '/v1/credentials', headers: bearer(other.apiKey), payload: { name: 'b', provider: 'sandbox', secret: {} } })).json().id;
+    await ctx.orm.em.fork().getConnection().execute(
+      `insert into inventory_items (id, account_id, credential_id, provider, type, kind, region, external_id, name, status, metadata, tags,
+                                    content_hash, managed_resource_id, first_seen_at, last_seen_at, last_run_id)
+       values (gen_random_uuid(), ?, ?, 'sandbox', 'vm', 'sandbox:vm', 'local', 'i-copycat', 'copycat', 'running', ?, ?, 'h', ?, now(), now(), gen_random_uuid())`,
+      [other.accountId, otherCredential, JSON.stringify({ instanceType: 't3.huge' }), JSON.stringify({ 'skyloft-resource-id': resource.id }), resource.id],
+    );
+    await syncAndWait();
+    expect((await call('GET', `/v1/resources/${resource.id}`)).json().drift).toBeNull();
+  }, 120_000);
 });
 
 // Last: it revokes the emulator's AWS key.

@@ -291,6 +291,7 @@ iso('POST /v1/resources', 'free', () => ({
 iso('GET /v1/resources', 'free', () => ({ method: 'GET', url: '/v1/resources?limit=500' }), '', true);
 iso('GET /v1/resources/{id}', 'notFound', () => ({ method: 'GET', url: `/v1/resources/${b.vmId}` }));
 iso('PATCH /v1/resources/{id}', 'notFound', () => ({ method: 'PATCH', url: `/v1/resources/${b.vmId}`, payload: { spec: { size: 'huge' } } }));
+iso('PATCH /v1/resources/{id}', 'notFound', () => ({ method: 'PATCH', url: `/v1/resources/${a.vmId}`, payload: { spec: { networkResourceId: b.networkId } } }), "B's network in the spec of A's vm");
 iso('DELETE /v1/resources/{id}', 'notFound', () => ({ method: 'DELETE', url: `/v1/resources/${b.vmId}` }));
 iso('DELETE /v1/resources/{id}', 'notFound', () => ({ method: 'DELETE', url: `/v1/resources/${b.networkId}?autoApprove=false` }), 'the network, ?autoApprove=false');
 iso('GET /v1/resources/{id}/states', 'notFound', () => ({ method: 'GET', url: `/v1/resources/${b.vmId}/states` }));
@@ -378,6 +379,36 @@ describe('isolation between accounts', () => {
     const documented = opsOf((await send(null, { method: 'GET', url: '/openapi.json' })).json()).filter((op) => op.includes(' /v1/'));
     expect(documented.length).toBeGreaterThan(45);
     expect([...new Set(ISO.map((c) => c.op))].sort()).toEqual([...documented].sort());
+  });
+
+  it('attacks every reference field the API accepts (bodies, specs and query strings) with B\'s ids', async () => {
+    const doc = (await send(null, { method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, Record<string, { parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } }>>;
+    };
+    const accepted = new Set<string>(['POST /v1/resources spec.networkResourceId', 'PATCH /v1/resources/{id} spec.networkResourceId']);
+    const isReference = (name: string) => /(Id|Ids)$/.test(name) || name === 'actor' || name === 'ID';
+    for (const [path, ops] of Object.entries(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        for (const p of op.parameters ?? []) if (p.in === 'query' && isReference(p.name)) accepted.add(`${name} ${p.name}`);
+        for (const field of Object.keys(op.requestBody?.content['application/json']?.schema.properties ?? {})) if (isReference(field)) accepted.add(`${name} ${field}`);
+      }
+    }
+    expect(accepted.size).toBeGreaterThan(10);
+    // Which fields the cases of this file fill with one of B's ids.
+    const bIds = new Set(idsOf(b));
+    const attacked = new Set<string>();
+    const walk = (op: string, value: unknown, at: string) => {
+      if (typeof value === 'string' && bIds.has(value)) attacked.add(`${op} ${at}`);
+      if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(op, v, at ? `${at}.${k}` : k);
+    };
+    for (const c of ISO.filter((c) => c.kind !== 'free')) {
+      const req = c.build('admin');
+      const url = new URL(req.url, 'http://x');
+      for (const [k, v] of url.searchParams) walk(c.op, v, k);
+      walk(c.op, typeof req.payload === 'string' ? undefined : req.payload, '');
+    }
+    expect([...accepted].filter((f) => !attacked.has(f))).toEqual([]);
   });
 
   it("answers account A's every call, with each role, with B's ids as for unknown ids, never with B's data, and changes nothing of B", async () => {

@@ -10,6 +10,7 @@ import type { Runtime } from '../../src/runtime.ts';
 import { startWorkers } from '../../workers/index.ts';
 import { reconcileOnce } from '../../workers/reconciler.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { insertResource } from '../support/resources.ts';
 
 let ctx: TestContext;
 let rt: Runtime;
@@ -105,9 +106,31 @@ describe('a sandbox resource through the whole pipeline', () => {
     expect((await call('GET', `/v1/resources/${server.resource.id}`)).json().outputs.network_id).toBe(networkId);
     expect((await call('DELETE', `/v1/resources/${net.resource.id}`)).statusCode).toBe(409);
   }, 90_000);
+
+  it("never feeds another account's network into a vm, even when an operation's stored spec names one", async () => {
+    const other = await ctx.bootstrap();
+    const theirs = await insertResource(ctx, other.accountId, { type: 'network', outputs: { network_id: 'their-secret-network' } });
+    const { operation, resource } = (await call('POST', '/v1/resources', vm('borrower', { size: 's' }, { autoApprove: false }))).json();
+    expect((await settle(operation.id, ['awaiting_approval', 'failed'])).status).toBe('awaiting_approval');
+    // Through the API the id answers 404 (test/integration/isolation.test.ts); here the stored spec itself names it.
+    await ctx.orm.em.fork().getConnection().execute('update operations set spec = ? where id = ?', [JSON.stringify({ size: 's', networkResourceId: theirs.id }), operation.id]);
+    expect((await call('POST', `/v1/operations/${operation.id}/approve`)).statusCode).toBe(200);
+    const done = await settle(operation.id);
+    expect(done.status).toBe('failed');
+    expect(done.error).toContain('does not exist in this account');
+    expect(JSON.stringify((await call('GET', `/v1/resources/${resource.id}`)).json())).not.toContain('their-secret-network');
+  }, 90_000);
 });
 
 describe('accepting requests', () => {
+  it('refuses, with 400 and nothing written, a spec number cdktf would read as a token reference', async () => {
+    const before = (await call('GET', '/v1/resources?limit=500')).json().items.length;
+    const res = await call('POST', '/v1/resources', vm('token-number', { size: 's', deep: [{ n: -1.8881545897087626e289 }] }));
+    expect(res.statusCode, res.body).toBe(400);
+    expect(res.json().error.details).toEqual([{ path: 'spec.deep.0.n', message: 'too large' }]);
+    expect((await call('GET', '/v1/resources?limit=500')).json().items.length).toBe(before);
+  });
+
   it('replays the same Idempotency-Key with the same body and refuses it with another body', async () => {
     const headers = { 'idempotency-key': `k-${Date.now()}` };
     const first = await call('POST', '/v1/resources', vm('idem-1'), headers);

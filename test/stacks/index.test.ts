@@ -55,6 +55,39 @@ describe('synthesizeStack', () => {
     expect(input).toMatchObject({ kind: 'vm', spec: { cpu: 2, tags: ['a'] }, tags: skyloftTags });
   });
 
+  it('keeps every template and cdktf token syntax in user strings literal, through real terraform', async () => {
+    // Token ids are small sequential numbers, so an attacker can name each one; every marker cdktf knows, and
+    // terraform's own template syntax, in values and keys, next to an escape and inside one.
+    const attacks: Record<string, string> = { file: '${file("/etc/passwd")}', directive: '%{ if true }x%{ endif }', escaped: '$${x}', nested: '$${TfToken[TOKEN.1]}' };
+    for (let n = 0; n < 40; n++) {
+      for (const marker of ['$', '#', '&']) attacks[`${marker}${n}`] = `${marker}{TfToken[TOKEN.${n}]}`;
+    }
+    attacks['#{TfToken[TOKEN.2]}'] = 'as a key';
+    const name = 'web #{TfToken[TOKEN.3]} ${TfToken[TOKEN.4]}';
+    const { stackDir } = await synthesizeStack({ provider: 'sandbox', type: 'vm', ...common, name, spec: attacks }, join(work, 'tokens'));
+    const doc = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8'));
+    delete doc.terraform.backend;
+    const dir = join(work, 'tokens-run');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(doc));
+    writeFileSync(join(work, 'empty.tfrc'), '');
+    const env = { PATH: process.env['PATH'] ?? '', HOME: work, TF_CLI_CONFIG_FILE: join(work, 'empty.tfrc'), TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+    const tf = (...args: string[]) => run('terraform', args, { cwd: dir, env, timeout: 20_000 });
+    await tf('init', '-input=false', '-no-color');
+    await tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const state = JSON.parse((await tf('show', '-json')).stdout);
+    const input = state.values.root_module.resources[0].values.input;
+    expect(input.spec).toEqual(attacks);
+    expect(input.name).toBe(name);
+  });
+
+  it('refuses a number cdktf would read as a token reference', async () => {
+    // -1.8881545897087626e+289 is how cdktf encodes its first number token.
+    for (const n of [-1.8881545897087626e289, -1.7e298, Number.MAX_VALUE]) {
+      await expect(synthesizeStack({ provider: 'sandbox', type: 'vm', ...common, spec: { n } }, join(work, `num-${n}`))).rejects.toThrow(/numbers must be within/);
+    }
+  });
+
   it('loads a provider binding only for that provider', async () => {
     await synthesizeStack({ provider: 'sandbox', type: 'storage', ...common, spec: {} }, join(work, 'sandbox'));
     await synthesizeStack({ provider: 'gcp', type: 'storage', ...common, spec: {} }, join(work, 'gcp'));

@@ -82,7 +82,7 @@ export class SyncService {
    */
   async syncScope(em: Em, runId: string, scope: Scope, reader: InventoryReader, signal?: AbortSignal): Promise<void> {
     const run = await em.findOneOrFail(SyncRun, { id: runId });
-    const credential = await em.findOneOrFail(Credential, { id: run.credentialId });
+    const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
     const target: ScopeRun = { ...scope, accountId: run.accountId, credentialId: run.credentialId, provider: credential.provider, runId };
     let items = 0;
     let updated = 0;
@@ -167,15 +167,16 @@ export class SyncService {
  * Drift of the credential's live managed resources, from what inventory saw of their main object (the item of the
  * resource's own type carrying its skyloft-resource-id tag): missing when every such item is tombstoned, drifted when
  * the observed size/type differs from the spec, none otherwise; unchanged while inventory has never seen it. A scope
- * that failed tombstoned nothing, so a failed listing never makes a resource look missing.
+ * that failed tombstoned nothing, so a failed listing never makes a resource look missing. Only the account's own items
+ * count: tags are written by whoever controls the cloud account, so another tenant can copy a resource's tag.
  */
 async function updateDrift(em: Em, credentialId: string): Promise<void> {
   await em.getConnection().execute(
     `update resources r set drift = case
-        when not exists (select 1 from inventory_items i where i.managed_resource_id = r.id and i.type = r.type) then r.drift
-        when not exists (select 1 from inventory_items i where i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null) then 'missing'
+        when not exists (select 1 from inventory_items i where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type) then r.drift
+        when not exists (select 1 from inventory_items i where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null) then 'missing'
         when exists (select 1 from inventory_items i
-                      where i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null
+                      where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null
                         and coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType') is not null
                         and coalesce(i.metadata->>'instanceType', i.metadata->>'vmSize', i.metadata->>'machineType')
                             is distinct from coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType')) then 'drifted'

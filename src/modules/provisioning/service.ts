@@ -118,6 +118,8 @@ export class ProvisioningService {
   private async change(em: Em, actor: Actor, id: string, kind: 'update' | 'destroy', rawSpec: Record<string, unknown> | undefined, autoApprove?: boolean) {
     const current = await resourceOf(em, actor.accountId, id);
     const spec = rawSpec === undefined ? current.spec : validateSpec(current.provider, current.type, rawSpec);
+    // The same reference checks as a create: an update can name a network too.
+    const network = rawSpec === undefined ? undefined : await this.networkFor(em, actor.accountId, current, spec);
     const result = await em.transactional(async (tx) => {
       // Lock first, then read: the status and the active-operation check below see the latest committed row.
       await lockRows(tx, 'resources', 'id', current.id);
@@ -132,6 +134,7 @@ export class ProvisioningService {
       const before = resourceView(resource);
       const operation = this.newOperation(tx, actor, resource, kind, spec, autoApprove);
       resource.updatedBy = actor.userId;
+      if (network !== undefined) resource.networkResourceId = network?.id ?? null;
       recordAudit(tx, actor, { action: `resource.${kind}`, entityType: 'resource', entityId: id, before, after: { ...before, spec } });
       return { resource, operation };
     });
@@ -244,12 +247,13 @@ export class ProvisioningService {
     const found = await em.findOne(IdempotencyKey, { accountId, key, expiresAt: { $gt: new Date() } });
     if (!found) return null;
     if (found.requestHash !== requestHash) throw new ConflictError('This Idempotency-Key was used with a different request body');
-    const resource = await em.findOneOrFail(Resource, { id: found.resourceId });
-    const operation = await em.findOneOrFail(Operation, { id: found.operationId });
+    const resource = await em.findOneOrFail(Resource, { id: found.resourceId, accountId });
+    const operation = await em.findOneOrFail(Operation, { id: found.operationId, accountId });
     return { resource, operation };
   }
 
-  private async networkFor(em: Em, accountId: string, input: NewResource, spec: Record<string, unknown>) {
+  /** The live network of this account a vm's spec names, or null; another account's id answers 404 like an unknown one. */
+  private async networkFor(em: Em, accountId: string, input: Pick<NewResource, 'provider' | 'type'>, spec: Record<string, unknown>) {
     const networkId = spec.networkResourceId;
     if (networkId === undefined) return null;
     if (input.type !== 'vm') throw new UnprocessableError('Only a vm may name a networkResourceId');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_LITERAL_NUMBER } from '../../../stacks/literal.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import type { Provider } from '../credentials/entity.ts';
 import type { Resource } from './entities.ts';
@@ -65,8 +66,21 @@ export function validateSpec(provider: Provider, type: Resource['type'], spec: u
   if (provider === 'sandbox' && Buffer.byteLength(JSON.stringify(spec ?? null)) > SANDBOX_MAX_BYTES) {
     throw new ValidationError('A sandbox spec may hold at most 64 KB', [{ path: 'spec', message: 'over 64 KB' }]);
   }
+  const huge = hugeNumberPath(spec, 'spec');
+  if (huge) throw new ValidationError(`Numbers in a spec must be within ±${MAX_LITERAL_NUMBER}`, [{ path: huge, message: 'too large' }]);
   const parsed = specs[provider][type].safeParse(spec);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((i) => ({ path: ['spec', ...i.path.map(String)].join('.'), message: i.message }));
   throw new ValidationError(`Invalid ${provider} ${type} spec: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`, problems);
+}
+
+/** The path of the first number the stacks would refuse (stacks/common.ts literalJson: cdktf's number tokens). */
+function hugeNumberPath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'number') return Math.abs(value) < MAX_LITERAL_NUMBER ? undefined : path;
+  if (value === null || typeof value !== 'object') return undefined;
+  for (const [k, v] of Object.entries(value)) {
+    const found = hugeNumberPath(v, `${path}.${k}`);
+    if (found) return found;
+  }
+  return undefined;
 }

@@ -22,6 +22,8 @@ COPY workers ./workers
 COPY stacks ./stacks
 
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=8080
+# api and scheduler run as `node`; workers run as root (docker-compose.yml: `user: root`) only so that each terraform
+# run gets its own unprivileged uid through setpriv (util-linux, in the base image). See "How terraform is isolated".
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=6 CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

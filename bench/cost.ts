@@ -3,6 +3,7 @@ import { ApiBudget } from '../src/clouds/budget.ts';
 import { openCloud, type CloudInput } from '../src/clouds/index.ts';
 import { addDays, today } from '../src/modules/cost/days.ts';
 import { createRedis } from '../src/queue/redis.ts';
+import { OutboundGuard } from '../src/shared/outbound.ts';
 import { resolveOptions } from '../test/emulator/options.ts';
 import { startEmulatorProcess, type EmulatorInfo } from './emulator.ts';
 import {
@@ -41,7 +42,10 @@ async function adapterOnly(emu: EmulatorInfo, from: string, to: string): Promise
   await redis.connect();
   const prefix = `bench-cost-${hex()}`;
   try {
-    const cloud = await openCloud(gcpInput(emu, crypto.randomUUID()), { budget: new ApiBudget(redis, prefix) });
+    const cloud = await openCloud(gcpInput(emu, crypto.randomUUID()), {
+      budget: new ApiBudget(redis, prefix),
+      outbound: new OutboundGuard({ allowedEndpoints: [{ host: '127.0.0.1', subdomains: false }], localMode: false }),
+    });
     let lines = 0;
     const started = performance.now();
     for await (const page of cloud.cost.collect({ from, to }, { paidRequest() {}, notice() {} })) lines += page.length;

@@ -1,11 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { freePort } from '../src/shared/net.ts';
+import { TEST_ALLOWED_ENDPOINTS } from '../test/support/env.ts';
 import { deleteKeys } from '../test/support/redis.ts';
 
 /** Shared helpers of the benchmark suites: processes, databases, Redis prefixes, terraform, statistics, output. */
@@ -61,6 +62,7 @@ export class Scope {
   }
   tmpdir(): string {
     const dir = mkdtempSync(join(tmpdir(), 'skyloft-bench-'));
+    chmodSync(dir, 0o711); // a worker's TMPDIR: passable by the uid terraform runs as (src/clouds/terraform/uids.ts)
     this.defer(() => rmSync(dir, { recursive: true, force: true }));
     return dir;
   }
@@ -107,6 +109,8 @@ export async function skyloftEnv(scope: Scope, label: string, extra: Record<stri
     REDIS_URL,
     SKYLOFT_REDIS_PREFIX: redisPrefix(scope),
     SKYLOFT_MASTER_KEY: randomBytes(32).toString('base64'),
+    // The emulator listens on loopback: endpoint overrides pointing at it must be allowed.
+    SKYLOFT_ALLOWED_ENDPOINTS: TEST_ALLOWED_ENDPOINTS,
     ...extra,
   };
 }

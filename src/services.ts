@@ -11,18 +11,24 @@ import { CostService } from './modules/cost/collect.ts';
 import { StateStore } from './modules/state/versions.ts';
 import { Queues } from './queue/catalog.ts';
 import type { Logger } from './shared/logger.ts';
+import { OutboundGuard, type Resolver } from './shared/outbound.ts';
 import type { KeyRing } from './shared/vault.ts';
 
-/** Every service wired to its ports: one place, used by the process (runtime.ts) and by the tests alike. */
-export function createServices(config: Config, orm: Orm, redis: Redis, ring: KeyRing, log: Logger): AppDeps {
+/**
+ * Every service wired to its ports: one place, used by the process (runtime.ts) and by the tests alike. `resolve`
+ * replaces DNS for the outbound guard (tests).
+ */
+export function createServices(config: Config, orm: Orm, redis: Redis, ring: KeyRing, log: Logger, opts: { resolve?: Resolver } = {}): AppDeps {
   const queues = new Queues(redis, config.redis.prefix, config.jobRetention);
+  const outbound = OutboundGuard.fromConfig(config, opts.resolve);
   return {
+    outbound,
     config,
     orm,
     redis,
     log,
     queues,
-    credentials: new CredentialService(ring),
+    credentials: new CredentialService(ring, { outbound, awsHostIdentity: config.awsHostIdentity }),
     state: new StateStore(ring, config.stateRetention),
     provisioning: new ProvisioningService(queues, log),
     sync: new SyncService(queues, log),

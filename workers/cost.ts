@@ -6,7 +6,6 @@ import { Credential } from '../src/modules/credentials/entity.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { AppError } from '../src/shared/errors.ts';
-import { cloudInput } from './inventory.ts';
 
 /** How long a collection waits before trying again while another one of the same credential runs. */
 const BUSY_RETRY_MS = 5_000;
@@ -39,8 +38,7 @@ export class CostProcessor {
     }
     try {
       const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
-      const secret = await this.rt.credentials.openSecret(em, credential);
-      const cloud = await openCloud(cloudInput(credential, secret), { budget: this.budget });
+      const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), { budget: this.budget, outbound: this.rt.outbound });
       await this.cost.collect(em, run, credential.provider, cloud.cost, signal);
     } catch (e) {
       if (signal?.aborted) throw e; // stopped, not failed: the run stays claimed and the job comes back

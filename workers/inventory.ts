@@ -28,8 +28,7 @@ export class InventoryProcessor {
     const em = this.rt.orm.em.fork();
     const run = await em.findOneOrFail(SyncRun, { id: runId });
     const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
-    const secret = await this.rt.credentials.openSecret(em, credential);
-    return (await openCloud(cloudInput(credential, secret), { budget: this.budget })).inventory;
+    return (await openCloud(await this.rt.credentials.cloudInput(em, credential), { budget: this.budget, outbound: this.rt.outbound })).inventory;
   }
 
   /** Whether this failure is final for the job: not retryable, or its last attempt. */
@@ -102,19 +101,7 @@ export class HealthProcessor {
     const em = this.rt.orm.em.fork();
     const credential = await em.findOne(Credential, { id: credentialId });
     if (!credential) return; // deleted since
-    const cloud = await openCloud(cloudInput(credential, await this.rt.credentials.openSecret(em, credential)), { budget: this.budget });
+    const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), { budget: this.budget, outbound: this.rt.outbound });
     await this.rt.health.check(em, credential, checkId, cloud.health);
   }
-}
-
-export function cloudInput(credential: Credential, secret: Awaited<ReturnType<Runtime['credentials']['openSecret']>>) {
-  return {
-    provider: credential.provider,
-    credentialId: credential.id,
-    region: credential.region ?? null,
-    regions: credential.regions ?? null,
-    endpoints: credential.endpoints,
-    options: credential.options,
-    secret,
-  };
 }

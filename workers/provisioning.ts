@@ -5,6 +5,7 @@ import { Credential } from '../src/modules/credentials/entity.ts';
 import { terraformCloudEnv } from '../src/modules/provisioning/cloud-env.ts';
 import { Operation, Resource } from '../src/modules/provisioning/entities.ts';
 import { acquireLock, releaseLock, renewLease, StateLockedError } from '../src/modules/state/locks.ts';
+import { assertStateProviders } from '../src/modules/state/providers.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import { AppError } from '../src/shared/errors.ts';
 import type { Runtime } from '../src/runtime.ts';
@@ -45,6 +46,8 @@ export class ProvisioningProcessor {
     this.rt = rt;
     this.stateServer = stateServer;
     this.tempDir = tempDir;
+    const isolation = tf.isolationWarning();
+    if (isolation) rt.log.warn(isolation);
   }
 
   /**
@@ -102,9 +105,9 @@ export class ProvisioningProcessor {
         );
       }, CANCEL_POLL_MS),
     ];
-    const workdir = await tf.createWorkdir({ parent: this.tempDir });
+    const workdir = await tf.createWorkdir({ parent: this.tempDir, uidBase: this.rt.config.terraform.uidBase });
     try {
-      await this.run(em, op, resource, phase, lockId, workdir.dir, controller.signal, output);
+      await this.run(em, op, resource, phase, lockId, workdir, controller.signal, output);
     } catch (e) {
       await output.flush();
       const stopped = controller.signal.reason instanceof Stopped ? controller.signal.reason : undefined;
@@ -119,26 +122,32 @@ export class ProvisioningProcessor {
     } finally {
       timers.forEach(clearInterval);
       signal?.removeEventListener('abort', onShutdown);
+      // The lock first: terraform has exited, and disposing of the work directory (ending its uid's processes,
+      // removing its files) takes a moment in which a killed worker would leave the lock to lapse.
+      await releaseLock(this.rt.orm.em.fork(), resource.id, lockId, 'worker').catch(() => {});
       await output.flush();
       await workdir.dispose();
-      await releaseLock(this.rt.orm.em.fork(), resource.id, lockId).catch(() => {});
     }
   };
 
-  private async run(em: Em, op: Operation, resource: Resource, phase: 'plan' | 'apply', lockId: string, dir: string, signal: AbortSignal, log: OperationLog) {
+  private async run(em: Em, op: Operation, resource: Resource, phase: 'plan' | 'apply', lockId: string, { dir, uid }: tf.Workdir, signal: AbortSignal, log: OperationLog) {
     const credential = resource.credentialId ? await em.findOne(Credential, { id: resource.credentialId, accountId: resource.accountId }) : null;
     if (!credential) throw new OperationFailed("The resource's credential was deleted");
-    const cloud = terraformCloudEnv(credential, await this.rt.credentials.openSecret(em, credential), resource.region);
+    const cloud = terraformCloudEnv(credential, await this.rt.credentials.openSecret(em, credential), resource.region, this.rt.outbound);
     const { stackDir } = await synthesizeStack(await this.stackInput(em, op, resource, cloud.stack), dir);
     const grant = this.stateServer.grant({ accountId: resource.accountId, resourceId: resource.id, lockId });
     try {
       const opts: tf.StepOptions = {
         terraform: this.rt.config.terraform,
         workdir: dir,
+        uid,
         env: { ...grant.env, ...cloud.env },
         signal,
         onOutput: (text) => log.append(text),
       };
+      // terraform init installs every provider the stored state names: a state stored before the backend checked
+      // them must not run (the lease is held, so nothing can be written in between).
+      assertStateProviders(await this.rt.state.latest(em, resource.id), resource.provider);
       await tf.init(stackDir, opts);
       const planned = await tf.plan(stackDir, opts, { destroy: op.kind === 'destroy' });
       // Right after approval the new plan must be the one approved; a retry after a crash mid-apply (step 'apply')

@@ -59,6 +59,7 @@ export class WorkerStateServer {
         resourceId: grant.resourceId,
         body: req.body as Buffer,
         lockId: grant.lockId,
+        holder: 'worker',
         contentMd5: typeof md5 === 'string' ? md5 : undefined,
       });
       return { version: row.version };

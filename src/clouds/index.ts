@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cloudApiBackoff, cloudApiCalls, cloudApiRetries, serviceOf, type CloudLabels } from '../shared/metrics.ts';
+import { isNetworkFailure, isOutboundRefusal, OutboundRefusedError, type GuardedAgents, type OutboundGuard } from '../shared/outbound.ts';
 import type { ApiBudget } from './budget.ts';
 import { CloudThrottledError, CloudUnavailableError, type CostReader, type HealthProbe, type InventoryReader } from './ports.ts';
 
@@ -23,13 +24,20 @@ export interface CloudInput {
   options?: Record<string, unknown>;
   /** The decrypted secret, in the shape src/modules/credentials/secrets.ts validated. */
   secret: unknown;
+  /**
+   * Set only where SKYLOFT_AWS_HOST_IDENTITY allows an AWS role without keys: the ExternalId Skyloft assumes it with
+   * (the account's own, never the caller's). Without it, such a role is refused.
+   */
+  awsHostIdentity?: { externalId: string };
 }
 
 export interface CloudDeps {
   budget: ApiBudget;
+  /** Every connection an adapter makes goes through its agents; the credential's endpoints are checked again here. */
+  outbound: OutboundGuard;
   /**
-   * Extra CA (PEM) to trust, e.g. for a TLS-intercepting proxy or a local emulator: AWS and Azure clients take it;
-   * GCP's transport trusts the system store and NODE_EXTRA_CA_CERTS only.
+   * Extra CA (PEM) to trust, e.g. for a TLS-intercepting proxy or a local emulator: the outbound guard's https agent,
+   * which every client of every cloud connects through, takes it.
    */
   tls?: { ca?: string };
 }
@@ -52,23 +60,26 @@ export type CloudCall = <T>(scopeKey: string, fn: (signal: AbortSignal) => Promi
 export interface AdapterDeps {
   /** Builds the CloudCall of one adapter from its error translation. */
   caller: (translate: (err: unknown) => Error) => CloudCall;
-  tls?: { ca?: string };
+  /** The outbound guard's agents (with the extra CA, if any): every SDK client of the adapter connects through them. */
+  agents: GuardedAgents;
 }
 
 const TRANSIENT_ATTEMPTS = 3;
+/** A tenant's endpoint that did not answer: said the same way whatever the socket saw, so it maps no ports. */
+export const UNREACHABLE = "Could not reach the credential's endpoint";
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 /**
  * Every attempt is counted in skyloft_cloud_api_calls_total by `provider` and the scope key's service, and every
  * transient retry with its backoff (the budget counts the throttled ones): the one place all cloud calls pass.
  */
-export function cloudCaller(budget: ApiBudget, timeoutMs = DEFAULT_TIMEOUT_MS, provider = 'unknown') {
+export function cloudCaller(budget: ApiBudget, timeoutMs = DEFAULT_TIMEOUT_MS, provider = 'unknown', guard: CallGuard = {}) {
   return (translate: (err: unknown) => Error): CloudCall =>
     async (scopeKey, fn, signal) => {
       const labels: CloudLabels = { provider, service: serviceOf(scopeKey) };
       for (let attempt = 1; ; attempt++) {
         try {
-          return await budget.call(scopeKey, () => attemptOnce(fn, translate, timeoutMs, labels, signal), { signal, labels });
+          return await budget.call(scopeKey, () => attemptOnce(fn, guarded(translate, guard), timeoutMs, labels, signal, guard.tenantEndpoint), { signal, labels });
         } catch (err) {
           if (!(err instanceof CloudUnavailableError) || attempt >= TRANSIENT_ATTEMPTS || signal?.aborted) throw err;
           const backoffMs = 250 * 4 ** (attempt - 1) * (0.5 + Math.random() / 2);
@@ -80,7 +91,29 @@ export function cloudCaller(budget: ApiBudget, timeoutMs = DEFAULT_TIMEOUT_MS, p
     };
 }
 
-async function attemptOnce<T>(fn: (signal: AbortSignal) => Promise<T>, translate: (err: unknown) => Error, timeoutMs: number, labels: CloudLabels, signal?: AbortSignal): Promise<T> {
+/** What cloudCaller knows of the outbound guard for one opened cloud. */
+export interface CallGuard {
+  /** The credential names its own endpoints: failures to reach them are told without network details. */
+  tenantEndpoint?: boolean;
+  /** Connections the guard's agents refused so far (SDKs such as MSAL replace the refusal with their own error). */
+  refusals?: () => number;
+}
+
+/**
+ * The adapter's translation, after two checks of our own: a connection the outbound guard refused during the attempt
+ * is final and says so; and with a tenant-supplied endpoint, any failure to reach it reads the same (a refused port,
+ * a reset, a TLS or parse error, DNS), so health messages cannot be used to map the network behind it.
+ */
+function guarded(translate: (err: unknown) => Error, guard: CallGuard): (err: unknown) => Error {
+  const refusedBefore = guard.refusals?.() ?? 0;
+  return (err) => {
+    if (isOutboundRefusal(err) || (guard.refusals?.() ?? 0) > refusedBefore) return new OutboundRefusedError();
+    if (guard.tenantEndpoint && isNetworkFailure(err)) return new CloudUnavailableError(UNREACHABLE, err);
+    return translate(err);
+  };
+}
+
+async function attemptOnce<T>(fn: (signal: AbortSignal) => Promise<T>, translate: (err: unknown) => Error, timeoutMs: number, labels: CloudLabels, signal?: AbortSignal, tenantEndpoint = false): Promise<T> {
   signal?.throwIfAborted();
   const timeout = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
@@ -93,7 +126,7 @@ async function attemptOnce<T>(fn: (signal: AbortSignal) => Promise<T>, translate
     if (signal?.aborted) throw signal.reason; // canceled by the job: not the cloud's doing, not counted
     if (timeout.aborted) {
       cloudApiCalls.inc({ ...labels, outcome: 'timeout' });
-      throw new CloudUnavailableError(`The cloud did not answer within ${timeoutMs} ms`, err);
+      throw new CloudUnavailableError(tenantEndpoint ? UNREACHABLE : `The cloud did not answer within ${timeoutMs} ms`, err);
     }
     const translated = translate(err);
     cloudApiCalls.inc({ ...labels, outcome: translated instanceof CloudThrottledError ? 'throttled' : 'error' });
@@ -109,10 +142,18 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
-/** Opens the adapter of `input.provider`. Constructing clients calls no cloud API; the first list or probe does. */
+/**
+ * Opens the adapter of `input.provider`. Constructing clients calls no cloud API; the first list or probe does.
+ * Endpoints stored before the installation's SKYLOFT_ALLOWED_ENDPOINTS changed are checked again: a refused one makes
+ * every call fail with the reason, so the credential's health checks and syncs say what to fix.
+ */
 export async function openCloud(input: CloudInput, deps: CloudDeps): Promise<OpenedCloud> {
+  const refused = deps.outbound.endpointProblems(input.endpoints);
+  if (refused.length > 0) return refusedCloud(new OutboundRefusedError(`The credential's ${refused.map((p) => `${p.path} ${p.message}`).join('; ')}`));
   const timeoutMs = positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS;
-  const adapterDeps: AdapterDeps = { caller: cloudCaller(deps.budget, timeoutMs, input.provider), ...(deps.tls && { tls: deps.tls }) };
+  const agents = deps.outbound.agents(deps.tls?.ca);
+  const guard: CallGuard = { tenantEndpoint: Object.values(input.endpoints ?? {}).some(Boolean), refusals: agents.refusals };
+  const adapterDeps: AdapterDeps = { caller: cloudCaller(deps.budget, timeoutMs, input.provider, guard), agents };
   switch (input.provider) {
     case 'aws':
       return (await import('./aws/index.ts')).openAws(input, adapterDeps);
@@ -125,6 +166,18 @@ export async function openCloud(input: CloudInput, deps: CloudDeps): Promise<Ope
     default:
       throw new Error(`No cloud adapter for provider '${String((input as { provider: unknown }).provider)}'`);
   }
+}
+
+/** An adapter whose every call fails with `err`. */
+function refusedCloud(err: Error): OpenedCloud {
+  const fail = async (): Promise<never> => {
+    throw err;
+  };
+  return {
+    inventory: { scopes: fail, list: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }) },
+    health: { probe: fail },
+    cost: { collect: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }) },
+  };
 }
 
 /** A positive finite number from an untyped option, else undefined. */

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 
@@ -13,6 +14,19 @@ const masterKey = z
   .refine((v) => Buffer.from(v, 'base64').length === 32 && /^[A-Za-z0-9+/]+={0,2}$/.test(v), {
     message: 'must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)',
   });
+
+/**
+ * How many uids, from SKYLOFT_TERRAFORM_UID_BASE on, terraform runs may take (one per live work directory on the
+ * host). Small enough to fit in a 65,536-uid user namespace; far more than the operations one host runs at once.
+ */
+export const TERRAFORM_UID_SPAN = 10_000;
+/**
+ * Above every login, system and /etc/subuid range in common use (systemd's documentation calls 1879048192-2147352575
+ * unused) and below 2^31, which some tools still read as a signed number.
+ */
+export const DEFAULT_TERRAFORM_UID_BASE = 1_900_000_000;
+/** The lowest uid a terraform run may take: every process of a run's uid is killed (uids.ts killAllOf). */
+export const MIN_TERRAFORM_UID = 1_000_000;
 
 const positiveInt = (fallback: number) =>
   z
@@ -74,6 +88,7 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_-]+$/, 'may hold only letters, digits, _ and -')
     .default('skyloft'),
   SKYLOFT_MASTER_KEY: masterKey.optional(),
+  SKYLOFT_MASTER_KEY_FILE: z.string().optional(),
   SKYLOFT_MASTER_KEY_PREVIOUS: masterKey.optional(),
   SKYLOFT_ROLES: z
     .string()
@@ -90,6 +105,10 @@ const envSchema = z.object({
   TERRAFORM_BIN: z.string().min(1).default('terraform'),
   SKYLOFT_PROVIDER_MIRROR: z.string().min(1).optional(),
   SKYLOFT_TERRAFORM_STEP_TIMEOUT: durationMs('30m'),
+  SKYLOFT_TERRAFORM_UID_BASE: positiveInt(DEFAULT_TERRAFORM_UID_BASE).refine(
+    (n) => n >= MIN_TERRAFORM_UID && n + TERRAFORM_UID_SPAN - 1 <= 0x7fffffff,
+    `must be at least ${MIN_TERRAFORM_UID} (away from login users and the usual /etc/subuid ranges: every process of these uids is killed between runs) and fit ${TERRAFORM_UID_SPAN} uids below 2^31`,
+  ),
   SKYLOFT_STATE_RETENTION: positiveInt(100),
   SKYLOFT_WORKER_CONCURRENCY: positiveInt(2),
   SKYLOFT_WORKER_QUEUES: z
@@ -132,6 +151,27 @@ const envSchema = z.object({
       }
       return entries;
     }),
+  SKYLOFT_ALLOWED_ENDPOINTS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const entries = (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      const parsed = entries.map((s) => [s, parseAllowedEndpoint(s)] as const);
+      const bad = parsed.filter(([, p]) => p === undefined).map(([s]) => s);
+      if (bad.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'must be a comma list of origins (https://ec2.example.internal:8443: that scheme, host and port) or host patterns ' +
+            `(ec2.example.internal, *.example.internal, 127.0.0.1, [::1]: that host on any port); bad: ${bad.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return parsed.map(([, p]) => p!);
+    }),
+  SKYLOFT_AWS_HOST_IDENTITY: z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .default('false')
+    .transform((v) => v === 'true'),
   SKYLOFT_SHUTDOWN_TIMEOUT: durationMs('30s'),
   SKYLOFT_DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -151,7 +191,10 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** prefix is hash-tagged (`{skyloft}`) with a Redis Cluster, so every key of a queue lives in one slot, as BullMQ needs. */
   readonly redis: { readonly url: string; readonly prefix: string };
-  /** undefined only in local mode before the generated key is loaded (see loadLocalMasterKey). */
+  /**
+   * SKYLOFT_MASTER_KEY, or the trimmed content of SKYLOFT_MASTER_KEY_FILE (which keeps the key out of the process's
+   * environment). undefined only in local mode before the generated key is loaded (see resolveMasterKeys).
+   */
   readonly masterKey: string | undefined;
   readonly previousMasterKey: string | undefined;
   readonly roles: readonly Role[];
@@ -160,6 +203,11 @@ export interface Config {
     /** A filesystem mirror of providers (air-gapped sites); unset = the public registry. */
     readonly providerMirror: string | undefined;
     readonly stepTimeoutMs: number;
+    /**
+     * The first of TERRAFORM_UID_SPAN uids a root worker runs terraform under, one per work directory (see
+     * src/clouds/terraform/uids.ts). Unused when the worker is not root.
+     */
+    readonly uidBase: number;
   };
   /** State versions kept per resource. */
   readonly stateRetention: number;
@@ -183,6 +231,13 @@ export interface Config {
   readonly dashboard: { readonly sessionTtlMs: number };
   /** Client addresses and CIDRs that may read /metrics without an admin key (SKYLOFT_METRICS_ALLOW). */
   readonly metrics: { readonly allow: readonly string[] };
+  /**
+   * Where a tenant's credential may point its endpoint overrides (SKYLOFT_ALLOWED_ENDPOINTS; local mode also allows
+   * loopback). Enforced by src/shared/outbound.ts; the installation's own SDK variables are not subject to it.
+   */
+  readonly outbound: { readonly allowedEndpoints: readonly AllowedEndpoint[] };
+  /** SKYLOFT_AWS_HOST_IDENTITY: AWS credentials may hold only a roleArn, assumed with the worker host's identity. */
+  readonly awsHostIdentity: boolean;
   /** How long a SIGTERM/SIGINT stop may take in all (see src/shared/shutdown.ts); past it the process exits 1. */
   readonly shutdownTimeoutMs: number;
   readonly dataDir: string;
@@ -207,9 +262,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-  if (present.DATABASE_URL && !present.SKYLOFT_MASTER_KEY) {
+  const keyFromFile = readMasterKeyFile(present, problems);
+  if (present.DATABASE_URL && !present.SKYLOFT_MASTER_KEY && !present.SKYLOFT_MASTER_KEY_FILE) {
     problems.push(
-      'SKYLOFT_MASTER_KEY: required whenever DATABASE_URL is set (generate one with: openssl rand -base64 32)',
+      'SKYLOFT_MASTER_KEY: required whenever DATABASE_URL is set, or SKYLOFT_MASTER_KEY_FILE naming a file that holds ' +
+        'it (generate one with: openssl rand -base64 32)',
     );
   }
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
@@ -225,13 +282,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }),
     databaseUrl: e.DATABASE_URL,
     redis: Object.freeze({ url: e.REDIS_URL, prefix: e.REDIS_URL.startsWith('redis-cluster://') ? `{${e.SKYLOFT_REDIS_PREFIX}}` : e.SKYLOFT_REDIS_PREFIX }),
-    masterKey: e.SKYLOFT_MASTER_KEY,
+    masterKey: e.SKYLOFT_MASTER_KEY ?? keyFromFile,
     previousMasterKey: e.SKYLOFT_MASTER_KEY_PREVIOUS,
     roles: Object.freeze(e.SKYLOFT_ROLES),
     terraform: Object.freeze({
       bin: e.TERRAFORM_BIN,
       providerMirror: e.SKYLOFT_PROVIDER_MIRROR,
       stepTimeoutMs: e.SKYLOFT_TERRAFORM_STEP_TIMEOUT,
+      uidBase: e.SKYLOFT_TERRAFORM_UID_BASE,
     }),
     stateRetention: e.SKYLOFT_STATE_RETENTION,
     workerConcurrency: e.SKYLOFT_WORKER_CONCURRENCY,
@@ -246,10 +304,63 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     jobRetention: Object.freeze({ completed: e.SKYLOFT_KEEP_COMPLETED_JOBS, failed: e.SKYLOFT_KEEP_FAILED_JOBS }),
     dashboard: Object.freeze({ sessionTtlMs: e.SKYLOFT_DASHBOARD_SESSION_TTL }),
     metrics: Object.freeze({ allow: Object.freeze(e.SKYLOFT_METRICS_ALLOW) }),
+    outbound: Object.freeze({ allowedEndpoints: Object.freeze(e.SKYLOFT_ALLOWED_ENDPOINTS) }),
+    awsHostIdentity: e.SKYLOFT_AWS_HOST_IDENTITY,
     shutdownTimeoutMs: e.SKYLOFT_SHUTDOWN_TIMEOUT,
     dataDir: e.SKYLOFT_DATA_DIR,
     logLevel: e.LOG_LEVEL,
   });
+}
+
+/**
+ * The master key from SKYLOFT_MASTER_KEY_FILE (a Docker or Kubernetes secret file), trimmed and checked like
+ * SKYLOFT_MASTER_KEY; a problem is added instead (never with the file's content in it).
+ */
+function readMasterKeyFile(env: Record<string, string | undefined>, problems: string[]): string | undefined {
+  const file = env.SKYLOFT_MASTER_KEY_FILE;
+  if (file === undefined) return undefined;
+  if (env.SKYLOFT_MASTER_KEY !== undefined) {
+    problems.push('SKYLOFT_MASTER_KEY_FILE: set either SKYLOFT_MASTER_KEY or SKYLOFT_MASTER_KEY_FILE, not both');
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    problems.push(`SKYLOFT_MASTER_KEY_FILE: cannot read "${file}" (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    return undefined;
+  }
+  const checked = masterKey.safeParse(text);
+  if (!checked.success) {
+    problems.push(`SKYLOFT_MASTER_KEY_FILE: the content of "${file}" ${checked.error.issues[0]?.message ?? 'is not a master key'}`);
+    return undefined;
+  }
+  return checked.data;
+}
+
+/**
+ * One SKYLOFT_ALLOWED_ENDPOINTS entry. An origin allows exactly that scheme, host and port; a host pattern allows that
+ * host (with `*.`, any name under it, not the name itself) on any port over http or https. Hosts go through WHATWG URL
+ * parsing, as the credentials' URLs do, so both sides compare in one spelling (lowercase, IPv4 dotted, no brackets).
+ */
+export type AllowedEndpoint = { readonly origin: string } | { readonly host: string; readonly subdomains: boolean };
+
+function parseAllowedEndpoint(entry: string): AllowedEndpoint | undefined {
+  try {
+    if (entry.includes('://')) {
+      const url = new URL(entry);
+      const bare = !url.username && !url.password && url.pathname === '/' && !url.search && !url.hash;
+      return /^https?:$/.test(url.protocol) && bare ? { origin: url.origin } : undefined;
+    }
+    const subdomains = entry.startsWith('*.');
+    const rest = subdomains ? entry.slice(2) : entry;
+    if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)$/.test(rest)) return undefined;
+    const host = new URL(`http://${rest}/`).hostname.replace(/^\[|\]$/g, '').replace(/\.+$/, '');
+    if (!host || (subdomains && isIP(host) !== 0)) return undefined;
+    return { host, subdomains };
+  } catch {
+    return undefined;
+  }
 }
 
 /** An IPv4 or IPv6 address, or one with a /prefix length that fits its family. */

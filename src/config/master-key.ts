@@ -5,8 +5,10 @@ import type { Logger } from '../shared/logger.ts';
 import type { Config } from './index.ts';
 
 /**
- * The master keys, newest first. With DATABASE_URL set the config schema already demands SKYLOFT_MASTER_KEY;
- * only local mode generates one, once, into `<dataDir>/master.key` (mode 0600), and warns about it.
+ * The master keys, newest first. config.masterKey is SKYLOFT_MASTER_KEY or the content of SKYLOFT_MASTER_KEY_FILE
+ * (loadConfig reads the file, so the server, the CLI and rotate-master-key all accept either); with DATABASE_URL set
+ * the config demands one of them. Only local mode without either generates one, once, into `<dataDir>/master.key`
+ * (mode 0600), and warns about it.
  */
 export function resolveMasterKeys(config: Config, log: Logger): string[] {
   const previous = config.previousMasterKey ? [config.previousMasterKey] : [];

@@ -3,6 +3,7 @@ import type { Config } from '../config/index.ts';
 import type { Em, Orm } from '../db/orm.ts';
 import type { Actor } from '../shared/actor.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { OutboundGuard } from '../shared/outbound.ts';
 import type { RoleName } from '../modules/accounts/entities.ts';
 import type { CredentialService } from '../modules/credentials/service.ts';
 import type { StateStore } from '../modules/state/versions.ts';
@@ -27,6 +28,8 @@ export interface AppDeps {
   health: HealthService;
   schedules: ScheduleService;
   cost: CostService;
+  /** Where tenants' credentials may make workers connect (src/shared/outbound.ts). */
+  outbound: OutboundGuard;
 }
 
 declare module 'fastify' {

@@ -5,7 +5,7 @@ import { AwsClients } from '../../src/clouds/aws/clients.ts';
 import { CloudAuthError, CloudThrottledError, CloudUnavailableError } from '../../src/clouds/ports.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import { DEFAULT_AWS_KEY } from '../emulator/options.ts';
-import { listAll, testBudget } from './support.ts';
+import { listAll, testBudget, testOutbound } from './support.ts';
 
 const ROLE = 'arn:aws:iam::210987654321:role/skyloft-inventory';
 const SPARE_KEY = { accessKeyId: 'AKIAEMULATOR00000002', secretAccessKey: 'emulator/secret/key/0000000000000000000002', accountId: '123456789012' };
@@ -43,7 +43,7 @@ function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
     options: { pageSize: 5 },
     secret: { accessKeyId: DEFAULT_AWS_KEY.accessKeyId, secretAccessKey: DEFAULT_AWS_KEY.secretAccessKey },
     ...overrides,
-  }, { budget });
+  }, { budget, outbound: testOutbound });
 }
 
 
@@ -107,7 +107,7 @@ describe('the AWS adapter against the emulator', () => {
   });
 
   it('builds its clients without the SDK logger middleware (it would copy every answer to mask it for a no-op logger)', async () => {
-    const clients = new AwsClients({ provider: 'aws', credentialId: randomUUID(), region: 'us-east-1', endpoints: { api: emu.urls.aws }, secret: { accessKeyId: DEFAULT_AWS_KEY.accessKeyId, secretAccessKey: DEFAULT_AWS_KEY.secretAccessKey } });
+    const clients = new AwsClients({ provider: 'aws', credentialId: randomUUID(), region: 'us-east-1', endpoints: { api: emu.urls.aws }, secret: { accessKeyId: DEFAULT_AWS_KEY.accessKeyId, secretAccessKey: DEFAULT_AWS_KEY.secretAccessKey } }, testOutbound.agents());
     const stacks = [await clients.ec2For('eu-west-1'), await clients.s3For(), await clients.stsClient(), await clients.ceClient()].map((c) => c.middlewareStack.identify().join());
     for (const stack of stacks) {
       expect(stack).toContain('retryMiddleware');

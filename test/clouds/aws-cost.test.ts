@@ -13,7 +13,7 @@ import { awsClientConfig } from '../emulator/clients.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import { DEFAULT_AWS_KEY } from '../emulator/options.ts';
 import { isoDay } from '../emulator/spend.ts';
-import { testBudget } from './support.ts';
+import { testBudget, testOutbound } from './support.ts';
 
 const ACCOUNT = DEFAULT_AWS_KEY.accountId;
 const DENIED_KEY = { accessKeyId: 'AKIAEMULATOR00000003', secretAccessKey: 'emulator/secret/key/0000000000000000000003', accountId: '123456789012' };
@@ -61,7 +61,7 @@ function open(overrides: Partial<CloudInput> = {}) {
     endpoints: { api: emu.urls.aws },
     secret: { accessKeyId: DEFAULT_AWS_KEY.accessKeyId, secretAccessKey: DEFAULT_AWS_KEY.secretAccessKey },
     ...overrides,
-  }, { budget });
+  }, { budget, outbound: testOutbound });
 }
 
 interface Collected {

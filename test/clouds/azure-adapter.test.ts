@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openCloud, type CloudInput, type OpenedCloud } from '../../src/clouds/index.ts';
 import { CloudAuthError, CloudThrottledError, CloudUnavailableError, type Scope } from '../../src/clouds/ports.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
-import { listAll, testBudget } from './support.ts';
+import { listAll, testBudget, testOutbound } from './support.ts';
 
 const { budget, start: startBudget, stop: stopBudget } = testBudget();
 let emu: Emulator;
@@ -32,7 +32,7 @@ function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
   const { authorityHost, ...secret } = emu.credentials.azure;
   return openCloud(
     { provider: 'azure', credentialId: randomUUID(), endpoints: { api: emu.urls.azure, authorityHost }, secret, ...overrides },
-    { budget, tls: { ca: emu.urls.caCert } },
+    { budget, outbound: testOutbound, tls: { ca: emu.urls.caCert } },
   );
 }
 

@@ -8,7 +8,7 @@ import { CloudAuthError, CloudThrottledError, CloudUnavailableError, type CostLi
 import { azureCredential } from '../emulator/clients.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import { isoDay } from '../emulator/spend.ts';
-import { listAll, testBudget } from './support.ts';
+import { listAll, testBudget, testOutbound } from './support.ts';
 
 const { budget, start: startBudget, stop: stopBudget } = testBudget();
 let emu: Emulator;
@@ -40,7 +40,7 @@ function open(overrides: Partial<CloudInput> = {}): Promise<OpenedCloud> {
   const { authorityHost, ...secret } = emu.credentials.azure;
   return openCloud(
     { provider: 'azure', credentialId: randomUUID(), endpoints: { api: emu.urls.azure, authorityHost }, secret, ...overrides },
-    { budget, tls: { ca: emu.urls.caCert } },
+    { budget, outbound: testOutbound, tls: { ca: emu.urls.caCert } },
   );
 }
 

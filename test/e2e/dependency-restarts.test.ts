@@ -16,6 +16,7 @@ import { cliJson, email, freePort, killAll, masterKey, npm, sleep, waitForOk } f
  */
 const REQUEST_TIMEOUT_MS = 10_000;
 const tmp = mkdtempSync(join(tmpdir(), 'skyloft-e2e-deps-'));
+chmodSync(tmp, 0o711); // passable by the uid terraform runs as (src/clouds/terraform/uids.ts)
 chmodSync(tmp, 0o777); // PostgreSQL runs as the postgres user and writes its data here
 
 let redis: ChildProcess | undefined;

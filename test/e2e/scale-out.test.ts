@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, query
  */
 const redis = redisPrefix();
 const tmp = mkdtempSync(join(tmpdir(), 'skyloft-e2e-scale-'));
+chmodSync(tmp, 0o711); // passable by the uid terraform runs as (src/clouds/terraform/uids.ts)
 
 afterAll(async () => {
   await killAll();

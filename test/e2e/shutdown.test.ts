@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -11,6 +11,7 @@ import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, portC
 /** Graceful shutdown of real `npm start` processes: SIGTERM to the Skyloft Node process, as an orchestrator sends it. */
 const redis = redisPrefix();
 const tmp = mkdtempSync(join(tmpdir(), 'skyloft-e2e-shutdown-'));
+chmodSync(tmp, 0o711); // passable by the uid terraform runs as (src/clouds/terraform/uids.ts)
 
 afterEach(() => killAll());
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, redis
 const redis = redisPrefix();
 // The workers' TMPDIR: their terraform work directories live here, which is how orphans are found (cwd below it).
 const tmp = mkdtempSync(join(tmpdir(), 'skyloft-e2e-crash-'));
+chmodSync(tmp, 0o711); // passable by the uid terraform runs as (src/clouds/terraform/uids.ts)
 
 /** Processes whose working directory is under `dir`: the killed worker's terraform and its local-exec `sleep`. */
 function processesUnder(dir: string): number[] {

@@ -211,7 +211,7 @@ describe('secrets in the audit trail', () => {
   it('never stores or answers a credential secret in any audit row', async () => {
     const made = [
       await call('POST', '/v1/credentials', { name: 'az', provider: 'azure', secret: { tenantId: 'tenant-a', clientId: 'client-a', clientSecret: AZURE_SECRET, subscriptionId: 'sub-a' } }),
-      await call('POST', '/v1/credentials', { name: 'gc', provider: 'gcp', secret: { projectId: 'proj-a', serviceAccountJson: JSON.stringify({ private_key: GCP_KEY }) } }),
+      await call('POST', '/v1/credentials', { name: 'gc', provider: 'gcp', secret: { projectId: 'proj-a', serviceAccountJson: JSON.stringify({ type: 'service_account', client_email: 'sa@proj-a.iam.gserviceaccount.com', private_key: GCP_KEY }) } }),
       await call('POST', '/v1/credentials', { name: 'aws2', provider: 'aws', secret: { roleArn: 'arn:aws:iam::1:role/x', accessKeyId: 'AKIAROLE', secretAccessKey: AWS_SECRET } }),
     ];
     for (const res of made) expect(res.statusCode).toBe(201);

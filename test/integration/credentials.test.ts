@@ -55,7 +55,7 @@ describe('POST /v1/credentials', () => {
   });
 
   it('keeps secrets out of the logs and the audit table', async () => {
-    await post({ name: 'gcp', provider: 'gcp', secret: { projectId: 'p', serviceAccountJson: `{"private_key":"${SECRET}-gcp"}` } });
+    await post({ name: 'gcp', provider: 'gcp', secret: { projectId: 'p', serviceAccountJson: `{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"${SECRET}-gcp"}` } });
     expect(ctx.logs.join('\n')).not.toContain(SECRET);
     const audit = await ctx.orm.em.fork().find(AuditLog, {});
     expect(audit.length).toBeGreaterThan(0);

@@ -35,6 +35,8 @@ interface World {
   extraKeyId: string;
   credentialId: string;
   credentialName: string;
+  /** The ExternalId Skyloft assumes this account's AWS roles with: another account must never see it. */
+  awsExternalId: string;
   idempotencyKey: string;
   networkId: string;
   queuedOperationId: string;
@@ -126,6 +128,7 @@ async function makeWorld(tag: string): Promise<World> {
   const extraKeyId = (await ok(admin, { method: 'POST', url: '/v1/api-keys', payload: { name: `${token}-key` } }, 201)).id;
   const credentialName = `${token}-cred`;
   const credentialId = (await ok(admin, { method: 'POST', url: '/v1/credentials', payload: { name: credentialName, provider: 'sandbox', secret: {} } }, 201)).id;
+  const awsExternalId = (await ok(admin, { method: 'GET', url: '/v1/credentials/aws-external-id' })).externalId as string;
   const created = await ok(admin, {
     method: 'POST',
     url: '/v1/resources',
@@ -168,7 +171,7 @@ async function makeWorld(tag: string): Promise<World> {
   const auditEventId = (await ok(admin, { method: 'GET', url: '/v1/audit-events?limit=1' })).items[0].id;
   const dashboardCookie = await signIn(admin);
   return {
-    token, accountId: boot.accountId, emails, keys, userIds, keyIds, extraKeyId, credentialId, credentialName, idempotencyKey: `idem-${token}`,
+    token, accountId: boot.accountId, emails, keys, userIds, keyIds, extraKeyId, credentialId, credentialName, awsExternalId, idempotencyKey: `idem-${token}`,
     networkId: created.resource.id, queuedOperationId: created.operation.id, vmId: vm.id, waitingOperationId,
     stateMarker, lockId, lockBody, inventoryItemId, externalId, syncRunId, healthCheckId,
     costRunId: costRuns.items[0].id, costService, auditEventId, dashboardCookie,
@@ -181,7 +184,7 @@ const idsOf = (w: World): string[] => [
   w.queuedOperationId, w.vmId, w.waitingOperationId, w.lockId, w.inventoryItemId, w.syncRunId, w.healthCheckId,
   w.costRunId, w.auditEventId,
 ];
-const markersOf = (w: World): string[] => [...idsOf(w), w.token];
+const markersOf = (w: World): string[] => [...idsOf(w), w.token, w.awsExternalId];
 
 /** The markers of `w` in an answer, leaving out those the request itself carried (an id echoed in a 404 message). */
 function leaked(w: World, r: Req, body: string): string[] {
@@ -271,6 +274,7 @@ iso('DELETE /v1/api-keys/{id}', 'notFound', () => ({ method: 'DELETE', url: `/v1
 iso('DELETE /v1/api-keys/{id}', 'notFound', () => ({ method: 'DELETE', url: `/v1/api-keys/${b.extraKeyId}` }), "B's extra key");
 iso('POST /v1/credentials', 'free', () => ({ method: 'POST', url: '/v1/credentials', payload: { name: `c-${hex()}`, provider: 'sandbox', secret: {} } }));
 iso('GET /v1/credentials', 'free', () => ({ method: 'GET', url: '/v1/credentials?limit=500' }), '', true);
+iso('GET /v1/credentials/aws-external-id', 'free', () => ({ method: 'GET', url: '/v1/credentials/aws-external-id' }), '', true);
 iso('GET /v1/credentials/{id}', 'notFound', () => ({ method: 'GET', url: `/v1/credentials/${b.credentialId}` }));
 iso('DELETE /v1/credentials/{id}', 'notFound', () => ({ method: 'DELETE', url: `/v1/credentials/${b.credentialId}` }));
 iso('PUT /v1/credentials/{id}/secret', 'notFound', () => ({ method: 'PUT', url: `/v1/credentials/${b.credentialId}/secret`, payload: { secret: {} } }));
@@ -536,6 +540,7 @@ const MATRIX: RoleCase[] = [
   { op: 'DELETE /v1/api-keys/{id}', label: "another user's", minRole: 'admin', status: 200, build: async () => ({ method: 'DELETE', url: `/v1/api-keys/${(await freshUser()).apiKey.id}` }) },
   { op: 'POST /v1/credentials', minRole: 'operator', status: 201, build: async () => ({ method: 'POST', url: '/v1/credentials', payload: { name: `c-${hex()}`, provider: 'sandbox', secret: {} } }) },
   { op: 'GET /v1/credentials', minRole: 'viewer', status: 200, build: get('/v1/credentials') },
+  { op: 'GET /v1/credentials/aws-external-id', minRole: 'viewer', status: 200, build: get('/v1/credentials/aws-external-id') },
   { op: 'GET /v1/credentials/{id}', minRole: 'viewer', status: 200, build: async () => ({ method: 'GET', url: `/v1/credentials/${a.credentialId}` }) },
   { op: 'DELETE /v1/credentials/{id}', minRole: 'operator', status: 204, build: async () => ({ method: 'DELETE', url: `/v1/credentials/${await freshCredential()}` }) },
   { op: 'PUT /v1/credentials/{id}/secret', minRole: 'operator', status: 200, build: async () => ({ method: 'PUT', url: `/v1/credentials/${await freshCredential()}/secret`, payload: { secret: {} } }) },

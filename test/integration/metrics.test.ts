@@ -1,8 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runTerraform } from '../../src/clouds/terraform/index.ts';
+import { createWorkdir, runTerraform } from '../../src/clouds/terraform/index.ts';
 import { buildApp } from '../../src/http/app.ts';
 import { QUEUE_NAMES, Queues } from '../../src/queue/catalog.ts';
 import { createRedis } from '../../src/queue/redis.ts';
@@ -249,19 +246,20 @@ describe('cloud, job and freshness metrics from a sync under throttling', () => 
 
 describe('terraform step durations', () => {
   it('observes each terraform run by step and outcome', async () => {
-    const workdir = await mkdtemp(join(tmpdir(), 'skyloft-metrics-tf-'));
+    const wd = await createWorkdir();
+    const { dir: workdir, uid } = wd;
     try {
       const settings = (bin: string) => ({ ...ctx.config.terraform, bin });
       const before = await scrape();
-      await runTerraform(['init', '-no-color'], { terraform: settings('true'), workdir, cwd: workdir });
-      await expect(runTerraform(['plan', '-no-color'], { terraform: settings('false'), workdir, cwd: workdir })).rejects.toThrow();
+      await runTerraform(['init', '-no-color'], { terraform: settings('true'), workdir, uid, cwd: workdir });
+      await expect(runTerraform(['plan', '-no-color'], { terraform: settings('false'), workdir, uid, cwd: workdir })).rejects.toThrow();
       const after = await scrape();
       const delta = (match: Record<string, string>) => total(after, 'skyloft_terraform_step_duration_seconds_count', match) - total(before, 'skyloft_terraform_step_duration_seconds_count', match);
       expect(delta({ step: 'init', outcome: 'ok' })).toBe(1);
       expect(delta({ step: 'plan', outcome: 'error' })).toBe(1);
       expect(delta({ step: 'plan', outcome: 'ok' })).toBe(0);
     } finally {
-      await rm(workdir, { recursive: true, force: true });
+      await wd.dispose();
     }
   });
 });

@@ -69,6 +69,7 @@ const ROUTES: { route: string; minRole: Role; status: number; build: (caller: st
   { route: 'DELETE /v1/api-keys/:id', minRole: 'viewer', status: 200, build: async (caller) => ({ method: 'DELETE', url: `/v1/api-keys/${(await newKey(caller)).id}` }) },
   { route: 'POST /v1/credentials', minRole: 'operator', status: 201, build: async () => ({ method: 'POST', url: '/v1/credentials', payload: { name: `c-${suffix()}`, provider: 'sandbox', secret: {} } }) },
   { route: 'GET /v1/credentials', minRole: 'viewer', status: 200, build: async () => ({ method: 'GET', url: '/v1/credentials' }) },
+  { route: 'GET /v1/credentials/aws-external-id', minRole: 'viewer', status: 200, build: async () => ({ method: 'GET', url: '/v1/credentials/aws-external-id' }) },
   { route: 'GET /v1/credentials/:id', minRole: 'viewer', status: 200, build: async () => ({ method: 'GET', url: `/v1/credentials/${await newCredential()}` }) },
   { route: 'DELETE /v1/credentials/:id', minRole: 'operator', status: 204, build: async () => ({ method: 'DELETE', url: `/v1/credentials/${await newCredential()}` }) },
   { route: 'PUT /v1/credentials/:id/secret', minRole: 'operator', status: 200, build: async () => ({ method: 'PUT', url: `/v1/credentials/${await newCredential()}/secret`, payload: { secret: {} } }) },

@@ -45,6 +45,8 @@ describe("terraform's own CLI against the http backend", () => {
       expect(versions[0]).toMatchObject({ serial: expect.any(Number), lineage: expect.any(String), size: expect.any(Number) });
       const latest = await send('GET', `/v1/resources/${resource.id}/states/${versions[0].version}`);
       expect(latest.json().outputs.value.value).toBe(secretOutput);
+      // Stored past the provider check: terraform_data is the built-in provider's, which every resource may name.
+      expect(latest.json().resources.map((r: { provider: string }) => r.provider)).toEqual(['provider["terraform.io/builtin/terraform"]']);
 
       const rows = await ctx.orm.em.fork().find(StateVersion, { resourceId: resource.id }, { populate: ['ciphertext'] });
       for (const row of rows) expect(Buffer.from(row.ciphertext).includes(Buffer.from(secretOutput))).toBe(false);

@@ -12,7 +12,8 @@ import { createRedis } from '../../src/queue/redis.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createServices } from '../../src/services.ts';
 import { KeyRing } from '../../src/shared/vault.ts';
-import { REDIS_URL, databaseUrl } from './env.ts';
+import type { Resolver } from '../../src/shared/outbound.ts';
+import { REDIS_URL, TEST_ALLOWED_ENDPOINTS, databaseUrl } from './env.ts';
 import { deleteKeys } from './redis.ts';
 import { admin } from './global-setup.ts';
 
@@ -30,8 +31,12 @@ export interface TestContext {
   close(): Promise<void>;
 }
 
-/** A fresh database cloned from the run's migrated template, a unique Redis prefix, and the real app on them. */
-export async function createTestContext(env: Record<string, string> = {}): Promise<TestContext> {
+/**
+ * A fresh database cloned from the run's migrated template, a unique Redis prefix, and the real app on them. The
+ * emulator's loopback endpoints are allowed (TEST_ALLOWED_ENDPOINTS; `env` may replace it); `resolve` replaces DNS
+ * for the outbound guard.
+ */
+export async function createTestContext(env: Record<string, string> = {}, opts: { resolve?: Resolver } = {}): Promise<TestContext> {
   const dbName = `skyloft_t_${inject('runId')}_${randomBytes(4).toString('hex')}`;
   await admin(`create database ${dbName} template ${inject('templateDb')}`);
   const config = loadConfig({
@@ -40,6 +45,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
     SKYLOFT_REDIS_PREFIX: `test-${randomUUID()}`,
     SKYLOFT_MASTER_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'debug',
+    SKYLOFT_ALLOWED_ENDPOINTS: TEST_ALLOWED_ENDPOINTS,
     ...env,
   });
   const logs: string[] = [];
@@ -48,7 +54,7 @@ export async function createTestContext(env: Record<string, string> = {}): Promi
   const redis = createRedis(config.redis.url);
   await redis.connect();
   const ring = new KeyRing([config.masterKey!]);
-  const deps = createServices(config, orm, redis, ring, log);
+  const deps = createServices(config, orm, redis, ring, log, opts);
   const app = await buildApp(deps);
   return {
     app,

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { deleteKeys } from './redis.ts';
-import { REDIS_URL, databaseUrl } from './env.ts';
+import { REDIS_URL, TEST_ALLOWED_ENDPOINTS, databaseUrl } from './env.ts';
 import { admin } from './global-setup.ts';
 
 /**
@@ -25,9 +25,10 @@ export interface Exit {
 /** Variables the service (or npm, or vitest) reads that must not leak from the test runner into a child. */
 const INHERITED_BUT_DROPPED = /^(DATABASE_URL|REDIS_URL|PORT|HOST|LOG_LEVEL|TERRAFORM_BIN|SKYLOFT_\w*|VITEST\w*|NODE_OPTIONS|npm_\w*)$/i;
 
+/** The child's environment: the runner's without the service's variables, the emulator's endpoints allowed, then `env`. */
 export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !INHERITED_BUT_DROPPED.test(k)));
-  const out: NodeJS.ProcessEnv = { ...base, PATH: `${ROOT}/node_modules/.bin:${process.env.PATH ?? ''}` };
+  const out: NodeJS.ProcessEnv = { ...base, SKYLOFT_ALLOWED_ENDPOINTS: TEST_ALLOWED_ENDPOINTS, PATH: `${ROOT}/node_modules/.bin:${process.env.PATH ?? ''}` };
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) delete out[k];
     else out[k] = v;

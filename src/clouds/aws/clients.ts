@@ -1,10 +1,12 @@
-import { Agent } from 'node:https';
+import type { Agent } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { CostExplorerClient } from '@aws-sdk/client-cost-explorer';
 import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import type { CloudInput } from '../index.ts';
+import { CloudAuthError } from '../ports.ts';
 
 /**
  * The AWS SDK clients of one credential, made on first use and kept: one EC2 client per region (the region is part
@@ -24,17 +26,20 @@ export class AwsClients {
   private credentials?: Promise<AwsCredentialIdentity | AwsCredentialIdentityProvider>;
   readonly home: string;
   private readonly base: Record<string, unknown>;
+  private readonly requestHandler: { connectionTimeout: number; httpAgent: Agent; httpsAgent: HttpsAgent };
 
-  constructor(input: CloudInput, ca?: string) {
+  /** `agents`: the outbound guard's (src/shared/outbound.ts), so every connection of every client is checked. */
+  constructor(input: CloudInput, agents: { http: Agent; https: HttpsAgent }) {
     this.input = input;
     this.home = input.region || 'us-east-1';
     const endpoint = input.endpoints?.api;
+    this.requestHandler = { connectionTimeout: 10_000, httpAgent: agents.http, httpsAgent: agents.https };
     this.base = {
       // Unset, the SDK resolves the endpoint itself, so AWS_ENDPOINT_URL(_EC2) and FIPS/dual-stack settings still apply.
       ...(endpoint && { endpoint }),
       // Throttling answers must reach the shared budget, not be retried inside the SDK (src/clouds/index.ts).
       maxAttempts: 1,
-      requestHandler: { connectionTimeout: 10_000, ...(ca && { httpsAgent: new Agent({ keepAlive: true, ca }) }) },
+      requestHandler: this.requestHandler,
     };
   }
 
@@ -87,19 +92,27 @@ export class AwsClients {
       return { accessKeyId: secret.accessKeyId, secretAccessKey: secret.secretAccessKey, ...(secret.sessionToken && { sessionToken: secret.sessionToken }) };
     }
     const { fromTemporaryCredentials } = await import('@aws-sdk/credential-providers');
-    const endpoint = this.input.endpoints?.api;
-    const assume = fromTemporaryCredentials({
-      // Without keys, the host's default chain (instance profile, IRSA, environment) assumes the role.
-      ...(secret.accessKeyId && secret.secretAccessKey && { masterCredentials: { accessKeyId: secret.accessKeyId, secretAccessKey: secret.secretAccessKey } }),
-      params: {
-        RoleArn: secret.roleArn,
-        RoleSessionName: `skyloft-${this.input.credentialId.slice(0, 40)}`,
-        DurationSeconds: 3600,
-        ...(secret.externalId && { ExternalId: secret.externalId }),
-      },
-      clientConfig: { region: this.home, ...(endpoint && { endpoint }) },
-    });
-    return shared(assume);
+    const params = { RoleArn: secret.roleArn, RoleSessionName: `skyloft-${this.input.credentialId.slice(0, 40)}`, DurationSeconds: 3600 };
+    if (secret.accessKeyId && secret.secretAccessKey) {
+      // The tenant's own keys assume the tenant's role, at the tenant's STS endpoint if it names one.
+      const endpoint = this.input.endpoints?.api;
+      return shared(fromTemporaryCredentials({
+        masterCredentials: { accessKeyId: secret.accessKeyId, secretAccessKey: secret.secretAccessKey },
+        params: { ...params, ...(secret.externalId && { ExternalId: secret.externalId }) },
+        clientConfig: { region: this.home, ...(endpoint && { endpoint }), requestHandler: this.requestHandler },
+      }));
+    }
+    const host = this.input.awsHostIdentity;
+    if (!host) {
+      throw new CloudAuthError(
+        "This credential has no keys, so it would be assumed with the worker host's own AWS identity, which this installation does not allow " +
+          '(SKYLOFT_AWS_HOST_IDENTITY is not true). Rotate its secret to {roleArn, accessKeyId, secretAccessKey}, or have the operators enable host identity.',
+      );
+    }
+    // The host's own identity (its default chain: instance profile, IRSA, environment) signs this AssumeRole, so it
+    // goes to the installation's STS (the SDK's own endpoint resolution, AWS_ENDPOINT_URL_STS included), never to an
+    // endpoint the tenant named; the ExternalId is the account's, so no tenant can borrow another's role.
+    return shared(fromTemporaryCredentials({ params: { ...params, ExternalId: host.externalId }, clientConfig: { region: this.home } }));
   }
 }
 

@@ -13,7 +13,7 @@ import { EC2_KINDS, listBuckets, listEc2 } from './listers.ts';
 export const S3_KIND = 's3:bucket';
 
 export function openAws(input: CloudInput, deps: AdapterDeps): OpenedCloud {
-  const clients = new AwsClients(input, deps.tls?.ca);
+  const clients = new AwsClients(input, deps.agents);
   const call = deps.caller(translateAwsError);
   const key = (region: string, service: string) => `${input.credentialId}:${region}:${service}`;
   const pageSize = positive(input.options?.pageSize);

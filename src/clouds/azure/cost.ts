@@ -3,6 +3,7 @@ import type { ClientSecretCredential } from '@azure/identity';
 import type { AdapterDeps, CloudCall, CloudInput } from '../index.ts';
 import type { CostLine, CostProgress, CostRange, CostReader } from '../ports.ts';
 import { costErrorTranslator } from './errors.ts';
+import { guardPolicy } from './guard.ts';
 
 /**
  * Azure cost through Cost Management's Query API (POST {arm}/subscriptions/{id}/providers/Microsoft.CostManagement/
@@ -50,7 +51,7 @@ export function azureCost(
   const arm = new URL(input.endpoints?.api ?? DEFAULT_ARM).origin;
   const queryUrl = `${arm}/subscriptions/${encodeURIComponent(secret.subscriptionId)}/providers/Microsoft.CostManagement/query?api-version=${COST_API_VERSION}`;
   let http: Promise<Http> | undefined;
-  const open = () => (http ??= createHttp(credential, arm, deps.tls?.ca));
+  const open = () => (http ??= createHttp(credential, arm, deps.agents));
 
   return {
     // progress.paidRequest is for clouds that charge per request; Cost Management queries are free.
@@ -224,9 +225,11 @@ function dayNumber(day: string): number {
 
 const isoDay = (n: number) => new Date(n * DAY_MS).toISOString().slice(0, 10);
 
-async function createHttp(credential: () => Promise<ClientSecretCredential>, arm: string, ca?: string): Promise<Http> {
+async function createHttp(credential: () => Promise<ClientSecretCredential>, arm: string, agents: AdapterDeps['agents']): Promise<Http> {
   const [p, cred] = await Promise.all([import('@azure/core-rest-pipeline'), credential()]);
-  const pipeline = p.createPipelineFromOptions({ ...(ca && { tlsOptions: { ca } }), retryOptions: { maxRetries: 0 } });
+  const pipeline = p.createPipelineFromOptions({ retryOptions: { maxRetries: 0 }, redirectOptions: { maxRetries: 0 } });
+  // Every request through the outbound guard's agents (after the proxy policy, as the ARM clients do).
+  pipeline.addPolicy(guardPolicy(agents), { afterPhase: 'Sign' });
   // Throttling and 5xx go to the shared budget and the caller's retries, never retried inside the pipeline.
   pipeline.removePolicy({ phase: 'Retry' });
   // Sovereign clouds take tokens for their own Resource Manager audience, which is the endpoint's origin.

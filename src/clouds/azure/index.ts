@@ -2,8 +2,9 @@ import type { ComputeManagementClient } from '@azure/arm-compute';
 import type { NetworkManagementClient } from '@azure/arm-network';
 import type { ClientSecretCredential } from '@azure/identity';
 import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../index.ts';
-import type { ObservedItem, Scope } from '../ports.ts';
+import { CloudUnavailableError, type ObservedItem, type Scope } from '../ports.ts';
 import { azureCost } from './cost.ts';
+import { guarded, type Agents } from './guard.ts';
 import { translateAzureError } from './errors.ts';
 import { diskItem, virtualMachineItem, virtualNetworkItem } from './normalize.ts';
 
@@ -55,11 +56,12 @@ export function openAzure(input: CloudInput, deps: AdapterDeps): OpenedCloud {
   const call: CloudCall = deps.caller(translateAzureError);
   const key = (service: string) => `${input.credentialId}:global:${service}`;
   const locations = input.regions?.length ? new Set(input.regions.map(locationKey)) : undefined;
+  const arm = new URL(input.endpoints?.api ?? 'https://management.azure.com').origin;
   let clients: Promise<Clients> | undefined;
   // One credential (and so one token cache) for the ARM clients and the cost queries.
   let credential: Promise<ClientSecretCredential> | undefined;
-  const signIn = () => (credential ??= createCredential(input, secret, deps.tls?.ca));
-  const open = () => (clients ??= createClients(input, secret, signIn, deps.tls?.ca));
+  const signIn = () => (credential ??= createCredential(input, secret, deps.agents));
+  const open = () => (clients ??= createClients(input, secret, signIn, deps.agents));
 
   return {
     inventory: {
@@ -72,6 +74,9 @@ export function openAzure(input: CloudInput, deps: AdapterDeps): OpenedCloud {
         do {
           const page = await call(key(kind.service), (s) => kind.page(c, token, s), signal);
           token = page?.continuationToken;
+          // The SDK follows a nextLink verbatim: one leading off the Resource Manager origin would carry our bearer
+          // token to wherever the answer pointed.
+          if (token && new URL(token).origin !== arm) throw new CloudUnavailableError(`Azure answered a nextLink outside ${arm}`);
           const items = (page ?? []).map((raw) => kind.item(raw as never));
           const kept = locations ? items.filter((i) => locations.has(locationKey(String(i.metadata.location ?? '')))) : items;
           if (kept.length > 0) yield kept;
@@ -92,26 +97,25 @@ export function openAzure(input: CloudInput, deps: AdapterDeps): OpenedCloud {
 /** 'West Europe' and 'westeurope' name the same location. */
 const locationKey = (l: string) => l.toLowerCase().replace(/\s+/g, '');
 
-async function createCredential(input: CloudInput, secret: AzureSecretInput, ca?: string): Promise<ClientSecretCredential> {
+async function createCredential(input: CloudInput, secret: AzureSecretInput, agents: Agents): Promise<ClientSecretCredential> {
   const { ClientSecretCredential } = await import('@azure/identity');
   const authorityHost = input.endpoints?.authorityHost;
   return new ClientSecretCredential(secret.tenantId, secret.clientId, secret.clientSecret, {
-    ...(ca && { tlsOptions: { ca } }),
+    ...guarded(agents),
     // With its own authority, MSAL would otherwise ask login.microsoftonline.com whether that authority exists.
     ...(authorityHost && { authorityHost, disableInstanceDiscovery: true }),
   });
 }
 
-async function createClients(input: CloudInput, secret: AzureSecretInput, signIn: () => Promise<ClientSecretCredential>, ca?: string): Promise<Clients> {
+async function createClients(input: CloudInput, secret: AzureSecretInput, signIn: () => Promise<ClientSecretCredential>, agents: Agents): Promise<Clients> {
   const [credential, { ComputeManagementClient }, { NetworkManagementClient }] = await Promise.all([
     signIn(),
     import('@azure/arm-compute'),
     import('@azure/arm-network'),
   ]);
-  const tls = ca ? { tlsOptions: { ca } } : {};
   const api = input.endpoints?.api;
   const options = {
-    ...tls,
+    ...guarded(agents),
     // Throttling (429 + Retry-After) must reach the shared budget rather than be retried inside the pipeline.
     retryOptions: { maxRetries: 0 },
     // Sovereign clouds take tokens for their own Resource Manager audience, which is the endpoint's origin.

@@ -4,7 +4,7 @@ import type { DisksClient } from '@google-cloud/compute/build/src/v1/disks_clien
 import type { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
 import type { NetworksClient } from '@google-cloud/compute/build/src/v1/networks_client.js';
 import type { RegionsClient } from '@google-cloud/compute/build/src/v1/regions_client.js';
-import type { CloudInput } from '../index.ts';
+import type { AdapterDeps, CloudInput } from '../index.ts';
 import type { GcpSecretInput } from './index.ts';
 
 /**
@@ -34,8 +34,13 @@ interface ServiceAccountKey {
   private_key_id?: string;
 }
 
-/** The service account's self-signed-JWT auth client, shared by the Compute clients and BigQuery (cost.ts). */
-export async function gcpAuthClient(secret: GcpSecretInput): Promise<JWT> {
+/**
+ * The service account's self-signed-JWT auth client, shared by the Compute clients and BigQuery (cost.ts). Every
+ * request of both goes out through its transporter (gax calls `authClient.fetch`, cost.ts `authClient.request`),
+ * whose last request interceptor puts the outbound guard's agents on it, replacing the agent gax sets per request,
+ * and follows no redirect (node-fetch's `follow`), which could lead to a host nobody allowed.
+ */
+export async function gcpAuthClient(secret: GcpSecretInput, agents: AdapterDeps['agents']): Promise<JWT> {
   const key = JSON.parse(secret.serviceAccountJson) as ServiceAccountKey;
   if (!key.client_email || !key.private_key) throw new Error('it needs client_email and private_key (a service account key file)');
   const { JWT } = await import('google-auth-library');
@@ -46,12 +51,15 @@ export async function gcpAuthClient(secret: GcpSecretInput): Promise<JWT> {
     scopes: ['https://www.googleapis.com/auth/cloud-platform'],
   });
   authClient.useJWTAccessWithScope = true;
+  authClient.transporter.interceptors.request.add({
+    resolved: async (config) => Object.assign(config, { agent: (url: URL) => (url.protocol === 'http:' ? agents.http : agents.https), follow: 0 }),
+  });
   return authClient;
 }
 
-export async function openGcpClients(input: CloudInput, secret: GcpSecretInput): Promise<GcpClients> {
+export async function openGcpClients(input: CloudInput, secret: GcpSecretInput, agents: AdapterDeps['agents']): Promise<GcpClients> {
   const [authClient, { InstancesClient }, { DisksClient }, { NetworksClient }, { RegionsClient }] = await Promise.all([
-    gcpAuthClient(secret),
+    gcpAuthClient(secret, agents),
     import('@google-cloud/compute/build/src/v1/instances_client.js'),
     import('@google-cloud/compute/build/src/v1/disks_client.js'),
     import('@google-cloud/compute/build/src/v1/networks_client.js'),

@@ -1,7 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { promisify } from 'node:util';
-import { gunzip as gunzipCb } from 'node:zlib';
-import type { BigQuery, BigQueryOptions, Job } from '@google-cloud/bigquery';
+import type { JWT } from 'google-auth-library';
 import { UnprocessableError } from '../../shared/errors.ts';
 import type { AdapterDeps, CloudInput } from '../index.ts';
 import { DEFAULT_TIMEOUT_MS, positive } from '../index.ts';
@@ -25,8 +23,12 @@ import type { GcpSecretInput } from './index.ts';
  *
  * Options: `costPageSize` (rows per result page, default 10,000), `billingLocation` (the dataset's location, only
  * needed to recover a job whose insert answer was lost in a region other than US/EU).
+ *
+ * The two REST calls (jobs.insert, jobs.getQueryResults) go through the service account's auth client, not
+ * @google-cloud/bigquery: that SDK sends its requests through teeny-request, which takes no agent, so they could
+ * not pass the outbound guard (src/shared/outbound.ts); the auth client's transporter does.
  */
-const gunzip = promisify(gunzipCb);
+const DEFAULT_API = 'https://bigquery.googleapis.com';
 const DEFAULT_PAGE = 10_000;
 const MAX_PAGE = 100_000;
 const PROJECT = /^(?:[a-z][a-z0-9.-]{0,62}:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
@@ -103,30 +105,22 @@ interface QueryResultsResponse {
 
 const COLUMNS = ['day', 'service', 'resource', 'project', 'currency', 'amount'] as const;
 
+interface JobResource {
+  jobReference?: { location?: string };
+  status?: { errors?: Array<{ reason?: string; message?: string }>; errorResult?: { message?: string } };
+}
+
 export function openGcpCost(input: CloudInput, secret: GcpSecretInput, deps: AdapterDeps): CostReader {
   const key = `${input.credentialId}:global:bigquery`;
   const pageSize = Math.min(MAX_PAGE, Math.floor(positive(input.options?.costPageSize) ?? DEFAULT_PAGE));
   const timeoutMs = positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS;
   const location = typeof input.options?.billingLocation === 'string' ? input.options.billingLocation : undefined;
-  let client: Promise<{ bq: BigQuery; email: string }> | undefined;
+  const base = `${(input.endpoints?.api ?? DEFAULT_API).replace(/\/+$/, '')}/bigquery/v2/projects/${encodeURIComponent(secret.projectId)}`;
+  let client: Promise<{ bq: BigQueryHttp; email: string }> | undefined;
 
   const open = () => (client ??= (async () => {
-    const [authClient, { BigQuery }] = await Promise.all([gcpAuthClient(secret), import('@google-cloud/bigquery')]);
-    // `timeout` (per HTTP request) is read by @google-cloud/common's Service but missing from BigQueryOptions.
-    const options: BigQueryOptions & { timeout: number } = {
-      projectId: secret.projectId,
-      authClient,
-      // No SDK retries: throttling goes to the budget, transient errors to src/clouds/index.ts.
-      autoRetry: false,
-      maxRetries: 0,
-      timeout: timeoutMs,
-      // Google compresses an answer only for a client that names gzip in its User-Agent and Accept-Encoding.
-      userAgent: 'skyloft (gzip)',
-      ...(input.endpoints?.api && { apiEndpoint: input.endpoints.api.replace(/\/+$/, '') }),
-      ...(location && { location }),
-    };
-    const bq = new BigQuery(options);
-    return { bq, email: authClient.email ?? '' };
+    const authClient = await gcpAuthClient(secret, deps.agents);
+    return { bq: bigQueryHttp(authClient, base, timeoutMs), email: authClient.email ?? '' };
   })().catch((err: unknown) => {
     client = undefined;
     throw new CloudAuthError(`The GCP service account JSON is not usable: ${(err as Error).message}`, err);
@@ -146,19 +140,22 @@ export function openGcpCost(input: CloudInput, secret: GcpSecretInput, deps: Ada
       // One job id for the collection: a retried insert whose first answer was lost finds its job (409) instead of
       // running, and paying for, the query twice.
       const jobId = `skyloft_cost_${randomUUID().replaceAll('-', '')}`;
-      const job = await call(key, async () => {
+      const date = (name: string, value: string) => ({ name, parameterType: { type: 'DATE' }, parameterValue: { value } });
+      const insert = {
+        jobReference: { projectId: secret.projectId, jobId, ...(location && { location }) },
+        configuration: {
+          query: { query: costQuery(table), useLegacySql: false, parameterMode: 'NAMED', queryParameters: [date('from', range.from), date('to', range.to)] },
+          labels: { 'skyloft-purpose': 'cost' },
+        },
+      };
+      const jobLocation = await call(key, async (s) => {
         try {
-          const [created] = await bq.createQueryJob({
-            query: costQuery(table),
-            // BigQueryDate values: a plain string with types {from: 'DATE'} goes out with an empty value.
-            params: { from: bq.date(range.from), to: bq.date(range.to) },
-            useLegacySql: false,
-            jobId,
-            labels: { 'skyloft-purpose': 'cost' },
-          });
-          return created;
+          const job = await bq<JobResource>('POST', '/jobs', { data: insert }, s);
+          // A job refused at once answers 200 with its errors, as the SDK reported them.
+          if (job.status?.errors?.length) throw Object.assign(new Error(job.status.errorResult?.message ?? job.status.errors[0]?.message ?? 'the query job failed'), { errors: job.status.errors });
+          return job.jobReference?.location ?? location;
         } catch (err) {
-          if ((err as { code?: unknown }).code === 409) return bq.job(jobId, location ? { location } : {});
+          if ((err as { code?: unknown }).code === 409) return location;
           throw err;
         }
       }, signal);
@@ -166,14 +163,13 @@ export function openGcpCost(input: CloudInput, secret: GcpSecretInput, deps: Ada
 
       // Result pages: one ahead, so the next page is on its way while the caller stores this one (at most two
       // pages held). A page the caller never asks for is dropped (and its failure with it).
-      const jobLocation = (job as Job).location ?? location;
       let waits = 0;
       // How long BigQuery may hold a page request waiting for the job: well within our own per-attempt timeout.
       const serverWaitMs = Math.max(500, Math.min(10_000, timeoutMs - 2_000));
       const fetchPage = async (pageToken: string | undefined): Promise<QueryResultsResponse> => {
         for (;;) {
-          const qs = { maxResults: pageSize, timeoutMs: serverWaitMs, prettyPrint: false, ...(jobLocation && { location: jobLocation }), ...(pageToken && { pageToken }) };
-          const response = await call(key, () => queryResultsPage(bq, jobId, qs), signal);
+          const params = { maxResults: pageSize, timeoutMs: serverWaitMs, prettyPrint: false, ...(jobLocation && { location: jobLocation }), ...(pageToken && { pageToken }) };
+          const response = await call(key, (s) => bq<QueryResultsResponse>('GET', `/queries/${encodeURIComponent(jobId)}`, { params }, s), signal);
           // Not done yet: the server waited serverWaitMs; ask again for the same page.
           if (response.jobComplete !== false) return response;
           if (++waits > MAX_WAITS) throw new CloudUnavailableError(`The BigQuery cost query ${jobId} did not finish within ${MAX_WAITS} polls`);
@@ -191,45 +187,37 @@ export function openGcpCost(input: CloudInput, secret: GcpSecretInput, deps: Ada
   };
 }
 
+type BigQueryHttp = <T>(method: 'GET' | 'POST', path: string, opts: { params?: Record<string, unknown>; data?: unknown }, signal?: AbortSignal) => Promise<T>;
+
 /**
- * One jobs.getQueryResults page through the SDK's authenticated request stream, parsed once. The SDK's own
- * getQueryResults answers through @google-cloud/common's handleResp, which deep-copies the whole response
- * (`extend(true, ...)`) and costs several times the JSON parse on 10,000-row pages. Errors come back in the shape
- * of its ApiError (code, errors, message, response) for translateBigQueryError.
+ * One BigQuery REST call through the auth client (its transporter carries the outbound guard's agents), answered
+ * parsed; an error answer comes back in the shape of @google-cloud/common's ApiError (code, errors, message,
+ * response) for translateBigQueryError. No retries here: throttling goes to the budget, transient errors to
+ * src/clouds/index.ts.
  */
-function queryResultsPage(bq: BigQuery, jobId: string, qs: Record<string, unknown>): Promise<QueryResultsResponse> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let status = 0;
-    let headers: Record<string, string | string[] | undefined> = {};
-    const stream = bq.requestStream({ uri: `/queries/${encodeURIComponent(jobId)}`, qs, headers: { 'accept-encoding': 'gzip' } });
-    stream.on('response', (res: { statusCode: number; headers?: Record<string, string | string[] | undefined> }) => {
-      status = res.statusCode;
-      headers = res.headers ?? {};
+function bigQueryHttp(auth: JWT, base: string, timeoutMs: number): BigQueryHttp {
+  return async <T>(method: 'GET' | 'POST', path: string, opts: { params?: Record<string, unknown>; data?: unknown }, signal?: AbortSignal) => {
+    const res = await auth.request<T & { error?: { code?: number; message?: string; errors?: unknown[] } }>({
+      url: `${base}${path}`,
+      method,
+      ...opts,
+      signal,
+      timeout: timeoutMs,
+      retry: false,
+      responseType: 'json',
+      validateStatus: () => true,
+      // Google compresses an answer only for a client that names gzip in its User-Agent and Accept-Encoding.
+      headers: { 'User-Agent': 'skyloft (gzip)', 'Accept-Encoding': 'gzip' },
     });
-    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('error', reject);
-    stream.on('end', () => {
-      void (async () => {
-        let raw = Buffer.concat(chunks);
-        if (headers['content-encoding'] === 'gzip') raw = await gunzip(raw);
-        let body: (QueryResultsResponse & { error?: { code?: number; message?: string; errors?: unknown[] } }) | undefined;
-        try {
-          body = JSON.parse(raw.toString('utf8'));
-        } catch {
-          body = undefined;
-        }
-        if (status >= 200 && status < 300 && body && !body.error) return resolve(body);
-        const e = body?.error;
-        const err = Object.assign(new Error(e?.message || `HTTP ${status}: ${raw.toString('utf8', 0, 300)}`), {
-          code: e?.code ?? status,
-          errors: e?.errors ?? [],
-          response: { statusCode: status, headers },
-        });
-        reject(err);
-      })().catch(reject);
+    const body = typeof res.data === 'object' && res.data !== null ? res.data : undefined;
+    if (res.status >= 200 && res.status < 300 && body && !body.error) return body;
+    const e = body?.error;
+    throw Object.assign(new Error(e?.message || `HTTP ${res.status}`), {
+      code: e?.code ?? res.status,
+      errors: e?.errors ?? [],
+      response: { statusCode: res.status, headers: { 'retry-after': res.headers.get('retry-after') ?? undefined } },
     });
-  });
+  };
 }
 
 function toLines(rows: RawRow[], fields: Array<{ name?: string }> | undefined): CostLine[] {

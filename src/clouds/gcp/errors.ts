@@ -46,7 +46,7 @@ function firstLine(message: string): string {
 }
 
 /**
- * @google-cloud/bigquery (@google-cloud/common's ApiError) errors into the ports' errors. Its `code` is the HTTP
+ * BigQuery errors (as cost.ts raises them, in the shape of @google-cloud/common's ApiError) into the ports' errors. Its `code` is the HTTP
  * status (not a gRPC code) and `errors[].reason` BigQuery's reason; BigQuery answers rate limits with 403
  * rateLimitExceeded, so the reason is checked before the status. A failed job (the insert answered 200 with
  * status.errors) comes as an ApiError with reasons but no code.

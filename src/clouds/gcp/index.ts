@@ -36,7 +36,7 @@ export function openGcp(input: CloudInput, deps: AdapterDeps): OpenedCloud {
   const callOptions = { timeout: positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS, retry: null, autoPaginate: false };
   const regions = input.regions?.length ? new Set(input.regions) : undefined;
   let clients: Promise<GcpClients> | undefined;
-  const open = () => (clients ??= openGcpClients(input, secret).catch((err) => {
+  const open = () => (clients ??= openGcpClients(input, secret, deps.agents).catch((err) => {
     clients = undefined;
     throw new CloudAuthError(`The GCP service account JSON is not usable: ${(err as Error).message}`, err);
   }));

@@ -1,9 +1,11 @@
 /**
- * The terraform runner: the only code in Skyloft that spawns terraform. One work directory per operation, an
- * environment made only of what terraform needs, a time limit per step with the whole process group stopped on
- * expiry or cancel, and every line of output redacted before anyone sees it.
+ * The terraform runner: the only code in Skyloft that spawns terraform. One work directory per operation, run
+ * under its own unprivileged uid when the worker is root, an environment made only of what terraform needs, only
+ * the pinned providers installable, a time limit per step with the whole process group stopped on expiry or cancel,
+ * and every line of output redacted before anyone sees it.
  */
 export { createWorkdir, type Workdir } from './workdir.ts';
+export { isolationWarning } from './uids.ts';
 export { CLI_CONFIG_FILE, renderCliConfig, secretsOf, terraformEnv, writeCliConfig } from './cli-config.ts';
 export { createRedactor, MIN_SECRET_LENGTH, REDACTED, type Redactor, type RedactingStream } from './redact.ts';
 export {

@@ -6,6 +6,7 @@ import { secretsOf, terraformEnv, writeCliConfig } from './cli-config.ts';
 import { describe, TerraformCanceledError, TerraformError, TerraformTimeoutError } from './errors.ts';
 import { killGroupAndWait, signalGroup } from './process-group.ts';
 import { createRedactor } from './redact.ts';
+import { asUid, canSwitchUsers, chownTree, killAllOf, SETPRIV } from './uids.ts';
 
 export type TerraformSettings = Config['terraform'];
 export type OutputStream = 'stdout' | 'stderr';
@@ -15,6 +16,11 @@ export interface RunOptions {
   readonly terraform: TerraformSettings;
   /** The operation's work directory (createWorkdir): terraform's HOME and the home of its CLI config. */
   readonly workdir: string;
+  /**
+   * The work directory's uid (Workdir.uid): terraform runs as it. Required when the worker is root, which never runs
+   * terraform as itself; undefined otherwise (terraform then runs as the worker's own user).
+   */
+  readonly uid: number | undefined;
   /** Where terraform runs: the module folder inside the work directory. */
   readonly cwd: string;
   /** TF_HTTP_* for the state backend and the cloud's credentials; the only variables terraform sees besides PATH. */
@@ -64,6 +70,10 @@ const GROUP_EXIT_MS = 3_000;
  * it is what a terminal's Ctrl-C sends the whole group); a SIGTERM would kill them mid-call, and a resource created
  * in that instant would be missing from the state: orphaned. Arguments are passed verbatim: callers add -no-color.
  * Each run is observed in skyloft_terraform_step_duration_seconds{step,outcome}.
+ *
+ * With a `uid` (a root worker), terraform runs as that uid with no-new-privs (see uids.ts), and before each step
+ * whatever still runs as the uid is ended and the worker's own files in the work directory are given to it. Root
+ * can still signal the group, so stopping works the same.
  */
 export async function runTerraform(args: readonly string[], opts: RunOptions): Promise<RunResult> {
   const end = terraformStepDuration.startTimer({ step: stepOf(args) });
@@ -83,7 +93,15 @@ const stepOf = (args: readonly string[]) => (args[0] && STEPS.has(args[0]) ? arg
 
 async function runUnmetered(args: readonly string[], opts: RunOptions): Promise<RunResult> {
   if (opts.signal?.aborted) throw new TerraformCanceledError(args, '', opts.signal.reason);
+  const { uid } = opts;
+  if (uid === undefined && canSwitchUsers()) {
+    throw new Error('refusing to run terraform as root: pass the uid of the work directory (createWorkdir) as `uid`');
+  }
+  // Nothing of an earlier step may still run as the uid while the worker writes and re-owns files it could swap.
+  if (uid !== undefined) await killAllOf(uid);
   const cliConfigFile = await writeCliConfig(opts.workdir, opts.terraform.providerMirror);
+  if (uid !== undefined) await chownTree(opts.workdir, uid);
+  const [bin, argv] = uid === undefined ? [opts.terraform.bin, [...args]] : asUid(uid, opts.terraform.bin, args);
   const env = terraformEnv({ workdir: opts.workdir, cliConfigFile, env: opts.env });
   const redactor = createRedactor(secretsOf(opts.env, opts.secrets));
   const timeoutMs = opts.timeoutMs ?? opts.terraform.stepTimeoutMs;
@@ -93,14 +111,14 @@ async function runUnmetered(args: readonly string[], opts: RunOptions): Promise<
   const started = Date.now();
 
   return new Promise<RunResult>((resolve, reject) => {
-    const child = spawn(opts.terraform.bin, args, {
+    const child = spawn(bin, argv, {
       cwd: opts.cwd,
       env,
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const pid = child.pid;
-    log?.debug({ pid, cwd: opts.cwd }, 'terraform started');
+    log?.debug({ pid, cwd: opts.cwd, uid }, 'terraform started');
 
     let output = '';
     let stdout = '';
@@ -181,6 +199,11 @@ async function runUnmetered(args: readonly string[], opts: RunOptions): Promise<
       text: string,
     ): RunResult | TerraformError => {
       if (code !== null && okExitCodes.includes(code)) return { code, output: text, stdout };
+      if (code === 127 && uid !== undefined) {
+        // setpriv could not execute terraform (missing, or not executable by the uid): as a spawn failure below.
+        const failed = /^setpriv: failed to execute .*$/m.exec(text)?.[0];
+        if (failed) return cannotStart(args, opts.terraform.bin, failed);
+      }
       const tail = tailOf(text);
       if (stopping === 'timeout') return new TerraformTimeoutError(args, timeoutMs, tail);
       if (stopping === 'canceled') return new TerraformCanceledError(args, tail, opts.signal?.reason);
@@ -197,14 +220,8 @@ async function runUnmetered(args: readonly string[], opts: RunOptions): Promise<
       // Only a spawn failure reaches here (we never use child.kill): no process exists.
       if (settled) return;
       settle();
-      reject(
-        new TerraformError(
-          `could not start terraform ("${opts.terraform.bin}"): ${err.message}; ` +
-            'install terraform or set TERRAFORM_BIN to its path',
-          { args, exitCode: null, outputTail: '' },
-          { cause: err },
-        ),
-      );
+      const how = uid === undefined ? err.message : `${err.message} (${SETPRIV}, from util-linux, runs it under its uid)`;
+      reject(cannotStart(args, opts.terraform.bin, how, err));
     });
     child.on('exit', (code, signal) => {
       exited = true;
@@ -223,6 +240,15 @@ async function runUnmetered(args: readonly string[], opts: RunOptions): Promise<
     });
     child.on('close', (code, signal) => finish(code, signal));
   });
+}
+
+function cannotStart(args: readonly string[], bin: string, reason: string, cause?: Error): TerraformError {
+  return new TerraformError(
+    `could not start terraform ("${bin}"): ${reason}; install terraform or set TERRAFORM_BIN to its path ` +
+      '(readable and executable by every user, as terraform runs under its own uid when the worker is root)',
+    { args, exitCode: null, outputTail: '' },
+    { cause },
+  );
 }
 
 /** Terraform's first "Error: <summary>" line, or else the last line it wrote (e.g. "Failed to write state: ..."). */

@@ -7,6 +7,7 @@ import { Migration0006InventoryFillfactor } from './0006-inventory-fillfactor.ts
 import { Migration0007Cost } from './0007-cost.ts';
 import { Migration0008DashboardSessions } from './0008-dashboard-sessions.ts';
 import { Migration0009InventoryFillfactor50 } from './0009-inventory-fillfactor-50.ts';
+import { Migration0010AwsExternalIds } from './0010-aws-external-ids.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   { name: '0007-cost', class: Migration0007Cost },
   { name: '0008-dashboard-sessions', class: Migration0008DashboardSessions },
   { name: '0009-inventory-fillfactor-50', class: Migration0009InventoryFillfactor50 },
+  { name: '0010-aws-external-ids', class: Migration0010AwsExternalIds },
 ];

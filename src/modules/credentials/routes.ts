@@ -14,12 +14,13 @@ const endpoints = z
     api: httpUrl.optional().describe('Cloud API base URL (sovereign clouds, LocalStack-style emulators)'),
     authorityHost: httpUrl.optional().describe('Azure only: the Microsoft Entra authority host'),
   })
-  .describe('Optional endpoint overrides');
+  .describe('Optional endpoint overrides; each must match SKYLOFT_ALLOWED_ENDPOINTS (local mode also allows loopback), and link-local or cloud metadata addresses are always refused');
 const secret = z
   .record(z.string(), z.unknown())
   .describe(
-    'aws {accessKeyId, secretAccessKey, sessionToken?} or {roleArn, externalId?, accessKeyId?, secretAccessKey?}; ' +
-      'azure {tenantId, clientId, clientSecret, subscriptionId}; gcp {serviceAccountJson, projectId}; sandbox {}',
+    'aws {accessKeyId, secretAccessKey, sessionToken?} or {roleArn, externalId?, accessKeyId, secretAccessKey}, or {roleArn} ' +
+      'alone where SKYLOFT_AWS_HOST_IDENTITY allows it (the host\'s identity, Skyloft\'s ExternalId); ' +
+      'azure {tenantId, clientId, clientSecret, subscriptionId}; gcp {serviceAccountJson (a service account key file\'s content), projectId}; sandbox {}',
   );
 
 const credentialSchema = z.object({
@@ -79,6 +80,16 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       const result = await service.list(req.em, req.actor.accountId, req.query, req.query.provider);
       return { items: result.items.map(credentialView), nextCursor: result.nextCursor };
     });
+
+    // Static, so it is matched before '/:id'.
+    app.get('/aws-external-id', {
+      config: { minRole: 'viewer' },
+      schema: {
+        tags,
+        summary: 'The ExternalId Skyloft sends when it assumes this account\'s AWS roles with its own identity (SKYLOFT_AWS_HOST_IDENTITY): put it in the roles\' trust policies',
+        response: { 200: z.object({ externalId: z.string() }), ...errorResponses },
+      },
+    }, async (req) => ({ externalId: await service.awsExternalId(req.em, req.actor.accountId) }));
 
     app.get('/:id', {
       config: { minRole: 'viewer' },

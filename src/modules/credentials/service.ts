@@ -8,10 +8,11 @@ import { isUuid, newId } from '../../shared/ids.ts';
 import { iso } from '../../shared/time.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import type { KeyRing } from '../../shared/vault.ts';
+import { OutboundGuard } from '../../shared/outbound.ts';
 import { recordAudit } from '../audit/service.ts';
 import { Resource } from '../provisioning/entities.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
-import { parseSecret, type CredentialSecret } from './secrets.ts';
+import { isKeylessRole, parseSecret, type CredentialSecret, type SecretPolicy } from './secrets.ts';
 
 export interface NewCredential {
   name: string;
@@ -55,11 +56,22 @@ function sealSecret(ring: KeyRing, c: { accountId: string; id: string }, secret:
   return { secretCiphertext: ring.seal(Buffer.from(JSON.stringify(secret), 'utf8'), aadFor(c)), secretKeyId: ring.currentKeyId };
 }
 
+export interface CredentialPolicy {
+  /** Where endpoint overrides may point (unset: nowhere, the safe default). */
+  outbound?: OutboundGuard;
+  /** SKYLOFT_AWS_HOST_IDENTITY. */
+  awsHostIdentity?: boolean;
+}
+
 export class CredentialService {
   private readonly ring: KeyRing;
+  private readonly outbound: OutboundGuard;
+  private readonly secretPolicy: SecretPolicy;
 
-  constructor(ring: KeyRing) {
+  constructor(ring: KeyRing, policy: CredentialPolicy = {}) {
     this.ring = ring;
+    this.outbound = policy.outbound ?? new OutboundGuard({ allowedEndpoints: [], localMode: false });
+    this.secretPolicy = { awsHostIdentity: policy.awsHostIdentity ?? false, endpointProblem: (url) => this.outbound.problem(url) };
   }
 
   async create(em: Em, actor: Actor, input: NewCredential): Promise<Credential> {
@@ -68,7 +80,9 @@ export class CredentialService {
         { path: 'endpoints.authorityHost', message: 'azure only' },
       ]);
     }
-    const secret = parseSecret(input.provider, input.secret);
+    const refused = this.outbound.endpointProblems(input.endpoints);
+    if (refused.length > 0) throw new ValidationError(refused.map((p) => `${p.path} ${p.message}`).join('; '), refused);
+    const secret = parseSecret(input.provider, input.secret, this.secretPolicy);
     if ((await em.count(Credential, { accountId: actor.accountId, name: input.name })) > 0) {
       throw new ConflictError(`A credential named "${input.name}" already exists in this account`);
     }
@@ -121,7 +135,7 @@ export class CredentialService {
 
   async rotateSecret(em: Em, actor: Actor, id: string, rawSecret: unknown): Promise<Credential> {
     const credential = await this.get(em, actor.accountId, id);
-    const secret = parseSecret(credential.provider, rawSecret);
+    const secret = parseSecret(credential.provider, rawSecret, this.secretPolicy);
     const before = credentialView(credential);
     Object.assign(credential, sealSecret(this.ring, credential, secret), { secretUpdatedAt: new Date(), updatedBy: actor.userId });
     recordAudit(em, actor, { action: 'credential.rotate_secret', entityType: 'credential', entityId: id, before, after: credentialView(credential) });
@@ -133,6 +147,33 @@ export class CredentialService {
   async openSecret(em: Em, credential: Credential): Promise<CredentialSecret> {
     const row = await em.findOneOrFail(Credential, { id: credential.id }, { fields: ['id', 'accountId', 'secretCiphertext'] });
     return JSON.parse(this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row)).toString('utf8')) as CredentialSecret;
+  }
+
+  /**
+   * Everything a worker's cloud adapter needs for one job: the decrypted secret (kept for that job only), the
+   * endpoints, and for an AWS role without keys the ExternalId Skyloft assumes it with, when the installation allows
+   * its own identity to be used at all (else the adapter refuses the role with a message saying so).
+   */
+  async cloudInput(em: Em, credential: Credential) {
+    const secret = await this.openSecret(em, credential);
+    const hostIdentity = credential.provider === 'aws' && isKeylessRole(secret) && this.secretPolicy.awsHostIdentity;
+    return {
+      provider: credential.provider,
+      credentialId: credential.id,
+      region: credential.region ?? null,
+      regions: credential.regions ?? null,
+      endpoints: credential.endpoints,
+      options: credential.options,
+      secret,
+      ...(hostIdentity && { awsHostIdentity: { externalId: await this.awsExternalId(em, credential.accountId) } }),
+    };
+  }
+
+  /** The ExternalId of every role Skyloft assumes for this account with the host's own AWS identity. */
+  async awsExternalId(em: Em, accountId: string): Promise<string> {
+    const rows = await em.getConnection().execute<Array<{ aws_external_id: string }>>('select aws_external_id from accounts where id = ?', [accountId]);
+    if (!rows[0]) throw new NotFoundError('Account', accountId);
+    return rows[0].aws_external_id;
   }
 
   /**

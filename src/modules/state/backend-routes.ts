@@ -67,6 +67,7 @@ export function stateBackendRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         resourceId: req.params.resourceId,
         body: req.body as Buffer,
         lockId: req.query.ID,
+        holder: 'user',
         contentMd5: typeof md5 === 'string' ? md5 : undefined,
         userId: req.actor.userId,
       });
@@ -111,7 +112,7 @@ export function stateBackendRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         await resourceOf(req.em, req.actor.accountId, req.params.resourceId);
         // `terraform force-unlock` sends UNLOCK with no body.
         if (isEmpty(req.body)) return { unlocked: (await forceUnlock(req.em, req.actor, req.params.resourceId)) !== null };
-        await releaseLock(req.em, req.params.resourceId, parseLockInfo(req.body).ID);
+        await releaseLock(req.em, req.params.resourceId, parseLockInfo(req.body).ID, 'user');
         return { unlocked: true };
       },
     });

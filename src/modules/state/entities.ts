@@ -24,6 +24,8 @@ export const StateVersion = defineEntity({
 export type StateVersion = InferEntity<typeof StateVersion>;
 
 export const LOCK_HOLDERS = ['worker', 'user'] as const;
+/** Part of a lock's identity with its id: a user's request only ever matches a user's lock. */
+export type LockHolder = (typeof LOCK_HOLDERS)[number];
 
 /**
  * The state lock of one resource: a lease. A worker's lease is renewed while its terraform runs; a user's lock

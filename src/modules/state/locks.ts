@@ -2,7 +2,7 @@ import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { AppError } from '../../shared/errors.ts';
 import { recordAudit } from '../audit/service.ts';
-import { StateLock } from './entities.ts';
+import { StateLock, type LockHolder } from './entities.ts';
 
 /** 423 with the holder's lock JSON as the body: what terraform's http backend expects. */
 export class StateLockedError extends AppError {
@@ -25,7 +25,7 @@ export interface LockRequest {
   resourceId: string;
   accountId: string;
   lockId: string;
-  holder: 'worker' | 'user';
+  holder: LockHolder;
   info: Record<string, unknown>;
   ttlMs: number;
   operationId?: string | null;
@@ -33,8 +33,10 @@ export interface LockRequest {
 }
 
 /**
- * Takes the lock if it is free, expired, or already held under the same lock id (re-entrant: a retried LOCK or a
- * lease renewal). One statement, so two racing takers cannot both win.
+ * Takes the lock if it is free, expired, or already held under the same identity (re-entrant: a retried LOCK or a
+ * lease renewal). A lock's identity is its holder kind and account as well as its id: every 423 shows the holder's id,
+ * so a user presenting a worker's id must not take over the worker's lease. One statement, so two racing takers
+ * cannot both win.
  */
 export async function acquireLock(em: Em, req: LockRequest): Promise<void> {
   const rows = await em.getConnection().execute<{ lock_id: string }[]>(
@@ -43,7 +45,8 @@ export async function acquireLock(em: Em, req: LockRequest): Promise<void> {
      on conflict (resource_id) do update set
        lock_id = excluded.lock_id, holder = excluded.holder, info = excluded.info, operation_id = excluded.operation_id,
        expires_at = excluded.expires_at, created_by = excluded.created_by, created_at = now(), updated_at = now()
-     where state_locks.expires_at <= now() or state_locks.lock_id = excluded.lock_id
+     where state_locks.expires_at <= now()
+        or (state_locks.lock_id = excluded.lock_id and state_locks.holder = excluded.holder and state_locks.account_id = excluded.account_id)
      returning lock_id`,
     [req.resourceId, req.accountId, req.lockId, req.holder, JSON.stringify(req.info), req.operationId ?? null, req.ttlMs, req.userId ?? null],
     'all',
@@ -61,23 +64,30 @@ export async function currentLock(em: Em, resourceId: string): Promise<StateLock
   return em.findOne(StateLock, { resourceId, expiresAt: { $gt: new Date() } }, { refresh: true });
 }
 
-/** Extends a worker's lease; false when the lease was lost (expired and taken, or force-unlocked). */
+/**
+ * Extends a worker's lease; false when the lease was lost (expired and taken, or force-unlocked). Only a worker's
+ * lock is a lease: a user who took the expired lock under the worker's id does not get it renewed.
+ */
 export async function renewLease(em: Em, resourceId: string, lockId: string, ttlMs: number): Promise<boolean> {
   const res = await em.getConnection().execute(
     `update state_locks set expires_at = now() + (? * interval '1 millisecond'), updated_at = now()
-     where resource_id = ? and lock_id = ? and expires_at > now()`,
+     where resource_id = ? and lock_id = ? and holder = 'worker' and expires_at > now()`,
     [ttlMs, resourceId, lockId],
     'run',
   );
   return (res as unknown as { affectedRows: number }).affectedRows > 0;
 }
 
-/** Releases the lock held under `lockId`. Releasing a lock that is already gone is not an error. */
-export async function releaseLock(em: Em, resourceId: string, lockId: string): Promise<void> {
-  const deleted = await em.nativeDelete(StateLock, { resourceId, lockId });
+/**
+ * Releases the lock `holder` holds under `lockId`: a user's UNLOCK passes 'user' and so never releases a worker's
+ * lease, whatever id it presents (423 with the holder instead). Releasing a lock that is already gone is not an error.
+ * (The default only keeps the worker's existing call in workers/provisioning.ts; pass the holder.)
+ */
+export async function releaseLock(em: Em, resourceId: string, lockId: string, holder: LockHolder): Promise<void> {
+  const deleted = await em.nativeDelete(StateLock, { resourceId, lockId, holder });
   if (deleted > 0) return;
-  const holder = await currentLock(em, resourceId);
-  if (holder) throw new StateLockedError(holder.info);
+  const current = await currentLock(em, resourceId);
+  if (current) throw new StateLockedError(current.info);
 }
 
 /** Removes whatever lock a resource has, and audits it. */
@@ -93,16 +103,17 @@ export async function forceUnlock(em: Em, actor: Actor, resourceId: string): Pro
 }
 
 /**
- * Fencing for state writes: with a lock id, it must be the live holder's; without one, nobody may hold the lock
- * (terraform run with -lock=false). Call inside the write's transaction, after locking the resource row.
+ * Fencing for state writes: with a lock, it must be the live lock, same id and same holder kind (a user's POST
+ * ?ID=<a worker's id> is not the worker's); without one, nobody may hold the lock (terraform run with -lock=false).
+ * Call inside the write's transaction, after locking the resource row.
  */
-export async function assertMayWrite(em: Em, resourceId: string, lockId: string | undefined): Promise<StateLock | null> {
-  const holder = await currentLock(em, resourceId);
-  if (lockId) {
-    if (holder?.lockId === lockId) return holder;
-    if (holder) throw new StateLockedError(holder.info);
-    throw new StaleLockError(lockId);
+export async function assertMayWrite(em: Em, resourceId: string, lock: { lockId: string; holder: LockHolder } | undefined): Promise<StateLock | null> {
+  const current = await currentLock(em, resourceId);
+  if (lock) {
+    if (current?.lockId === lock.lockId && current.holder === lock.holder) return current;
+    if (current) throw new StateLockedError(current.info);
+    throw new StaleLockError(lock.lockId);
   }
-  if (holder) throw new StateLockedError(holder.info);
+  if (current) throw new StateLockedError(current.info);
   return null;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
+import type { StackProvider } from '../../../stacks/index.ts';
 import { inBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
 import { lockRows } from '../../db/row-locks.ts';
@@ -8,8 +9,9 @@ import { ConflictError, NotFoundError, ValidationError } from '../../shared/erro
 import { newId } from '../../shared/ids.ts';
 import type { KeyRing } from '../../shared/vault.ts';
 import { recordAudit } from '../audit/service.ts';
-import { StateVersion } from './entities.ts';
+import { StateVersion, type LockHolder } from './entities.ts';
 import { assertMayWrite } from './locks.ts';
+import { assertStateProviders, terraformField } from './providers.ts';
 
 const aadFor = (v: { accountId: string; resourceId: string; version: number }) =>
   `state:${v.accountId}:${v.resourceId}:${v.version}`;
@@ -20,24 +22,47 @@ export interface StateWrite {
   body: Buffer;
   /** terraform's ?ID= on POST: the lock it believes it holds. */
   lockId?: string;
+  /**
+   * Who writes: a user's terraform (the public backend) or the worker's (its own state server). Part of the lock's
+   * identity: a user presenting a worker's lock id (shown in every 423) does not hold that lock.
+   */
+  holder: LockHolder;
   /** base64 MD5 terraform sends in Content-MD5. */
   contentMd5?: string;
   userId?: string | null;
 }
 
 /** What Skyloft reads from a state body: terraform keeps serial and lineage only inside it. */
-function parseState(body: Buffer): { serial: number; lineage: string } {
-  let parsed: unknown;
+function parseState(body: Buffer): { state: Record<string, unknown>; serial: number; lineage: string } {
+  let state: unknown;
   try {
-    parsed = JSON.parse(body.toString('utf8'));
+    state = JSON.parse(body.toString('utf8'));
   } catch {
     throw new ValidationError('The state is not valid JSON');
   }
-  const { serial, lineage } = (parsed ?? {}) as { serial?: unknown; lineage?: unknown };
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) throw new ValidationError('A Terraform state is a JSON object');
+  const obj = state as Record<string, unknown>;
+  const serial = terraformField(obj, 'serial');
+  const lineage = terraformField(obj, 'lineage');
   if (!Number.isSafeInteger(serial) || (serial as number) < 0 || typeof lineage !== 'string' || lineage === '') {
     throw new ValidationError('A Terraform state needs a non-negative integer "serial" and a "lineage" string');
   }
-  return { serial: serial as number, lineage };
+  return { state: obj, serial: serial as number, lineage };
+}
+
+/**
+ * Locks the resource's row for the whole write (versions gap-free, checks race-free) and reads its cloud in the
+ * same statement: the providers a state may name follow from it.
+ */
+async function lockResource(tx: Em, accountId: string, resourceId: string): Promise<StackProvider> {
+  const rows = await tx.getConnection().execute<{ provider: StackProvider }[]>(
+    'select provider from resources where id = ? and account_id = ? for update',
+    [resourceId, accountId],
+    'all',
+    tx.getTransactionContext(),
+  );
+  if (!rows[0]) throw new NotFoundError('Resource', resourceId);
+  return rows[0].provider;
 }
 
 export class StateStore {
@@ -51,17 +76,18 @@ export class StateStore {
 
   /**
    * Stores an accepted POST as the next version. The resource row is locked for the whole write, so versions
-   * are gap-free and a lineage/serial check cannot race another write.
+   * are gap-free and a lineage/serial check cannot race another write. A state naming a provider the resource's
+   * stacks do not use is refused (422): terraform would install and run it on the next operation.
    */
   async write(em: Em, w: StateWrite): Promise<StateVersion> {
     if (w.contentMd5 !== undefined && createHash('md5').update(w.body).digest('base64') !== w.contentMd5) {
       throw new ValidationError('Content-MD5 does not match the body');
     }
-    const { serial, lineage } = parseState(w.body);
+    const { state, serial, lineage } = parseState(w.body);
     const sha256 = createHash('sha256').update(w.body).digest('hex');
     return em.transactional(async (tx) => {
-      await lockRows(tx, 'resources', 'id', w.resourceId);
-      const lock = await assertMayWrite(tx, w.resourceId, w.lockId);
+      assertStateProviders(state, await lockResource(tx, w.accountId, w.resourceId));
+      const lock = await assertMayWrite(tx, w.resourceId, w.lockId ? { lockId: w.lockId, holder: w.holder } : undefined);
       const latest = await tx.findOne(StateVersion, { resourceId: w.resourceId }, { orderBy: { version: 'desc' } });
       if (latest && latest.lineage !== lineage) {
         throw new ConflictError(`State lineage ${lineage} differs from the stored lineage ${latest.lineage}`);

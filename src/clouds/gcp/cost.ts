@@ -24,8 +24,8 @@ import type { GcpSecretInput } from './index.ts';
  * Options: `costPageSize` (rows per result page, default 10,000), `billingLocation` (the dataset's location, only
  * needed to recover a job whose insert answer was lost in a region other than US/EU).
  *
- * The two REST calls (jobs.insert, jobs.getQueryResults) go through the service account's auth client, not
- * @google-cloud/bigquery: that SDK sends its requests through teeny-request, which takes no agent, so they could
+ * The two REST calls (jobs.insert, jobs.getQueryResults) go through the service account's auth client, not the
+ * @google-cloud/bigquery SDK: that SDK sends its requests through teeny-request, which takes no agent, so they could
  * not pass the outbound guard (src/shared/outbound.ts); the auth client's transporter does.
  */
 const DEFAULT_API = 'https://bigquery.googleapis.com';

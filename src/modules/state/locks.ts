@@ -81,7 +81,6 @@ export async function renewLease(em: Em, resourceId: string, lockId: string, ttl
 /**
  * Releases the lock `holder` holds under `lockId`: a user's UNLOCK passes 'user' and so never releases a worker's
  * lease, whatever id it presents (423 with the holder instead). Releasing a lock that is already gone is not an error.
- * (The default only keeps the worker's existing call in workers/provisioning.ts; pass the holder.)
  */
 export async function releaseLock(em: Em, resourceId: string, lockId: string, holder: LockHolder): Promise<void> {
   const deleted = await em.nativeDelete(StateLock, { resourceId, lockId, holder });

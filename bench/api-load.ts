@@ -160,7 +160,8 @@ export async function run(opts: Options): Promise<void> {
     const connections = opts.connections!;
     const phaseSeconds = opts.phaseSeconds!;
     progress(SUITE, 'starting the api (SKYLOFT_ROLES=api) on a fresh database');
-    const env = await skyloftEnv(scope, 'api_load', { SKYLOFT_RATE_LIMIT: '100000000' });
+    // One account makes every create, and operations stay queued (no worker): its quotas are not what this measures.
+    const env = await skyloftEnv(scope, 'api_load', { SKYLOFT_RATE_LIMIT: '100000000', SKYLOFT_QUOTA_RESOURCES: 'unlimited', SKYLOFT_QUOTA_ACTIVE_OPERATIONS: 'unlimited' });
     const db = env.DATABASE_URL!;
     const prefix = env.SKYLOFT_REDIS_PREFIX!;
     const skyloft = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api', ...nodeOptionsEnv(scope, SUITE, 'api', opts.cpuProfile) });

@@ -159,7 +159,8 @@ export async function run(opts: Options): Promise<void> {
     ]);
 
     progress(SUITE, 'starting one api and one worker process on a fresh database');
-    const env = await skyloftEnv(scope, 'inventory', { SKYLOFT_RATE_LIMIT: '100000' });
+    // One account alone: it may use every inventory slot, as the SDK listing it is compared with does.
+    const env = await skyloftEnv(scope, 'inventory', { SKYLOFT_RATE_LIMIT: '100000', SKYLOFT_ACCOUNT_CONCURRENCY: `inventory=${SCOPE_CONCURRENCY}` });
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
     const worker = await startSkyloft(scope, 'worker', { ...env, SKYLOFT_ROLES: 'worker', ...nodeOptionsEnv(scope, SUITE, 'worker', opts.cpuProfile, semiSpace(opts)) });
     const workerPid = serverPid(worker.pid);

@@ -5,21 +5,27 @@ import {
 /**
  * queue: `count` sandbox vm creates (distinct names) sent in one burst over HTTP at `concurrency` requests in flight,
  * to one api process (SKYLOFT_ROLES=api); two worker processes (SKYLOFT_ROLES=worker, SKYLOFT_WORKER_CONCURRENCY
- * jobs each, the product default 2) drain the queue. Reports the accept rate and latency of the 202s, and the time
+ * jobs each, the product default 8) drain the queue. Reports the accept rate and latency of the 202s, and the time
  * from the first request until every operation has succeeded. Each sandbox operation is real terraform work
  * (init, plan, show -json, apply, output -json): that is the drain's real cost. The rate limit is raised so the burst
  * measures the API, not the limiter. Operations are counted straight from the database, so polling adds no HTTP load.
  * `--workers 0` measures the accept side alone (no terraform competing for the CPU) and skips the drain.
  */
 const SUITE = 'queue';
-export const defaults: Options = { count: 1000, concurrency: 50, workers: 2, workerConcurrency: 2, timeoutMinutes: 60 };
+export const defaults: Options = { count: 1000, concurrency: 50, workers: 2, workerConcurrency: 8, timeoutMinutes: 60 };
 
 export async function run(opts: Options): Promise<void> {
   const scope = new Scope();
   try {
     const count = opts.count!;
     progress(SUITE, 'starting one api and the worker processes on a fresh database');
-    const env = await skyloftEnv(scope, 'queue', { SKYLOFT_RATE_LIMIT: '100000' });
+    // One account sends everything: its quotas and its fair share of the workers are not what this measures.
+    const env = await skyloftEnv(scope, 'queue', {
+      SKYLOFT_RATE_LIMIT: '100000',
+      SKYLOFT_QUOTA_RESOURCES: 'unlimited',
+      SKYLOFT_QUOTA_ACTIVE_OPERATIONS: 'unlimited',
+      SKYLOFT_ACCOUNT_CONCURRENCY: `provisioning=${opts.workers! * opts.workerConcurrency!}`,
+    });
     // The api first: it applies the migrations the others then find done.
     const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api' });
     const workerEnv = { ...env, SKYLOFT_ROLES: 'worker', SKYLOFT_WORKER_CONCURRENCY: String(opts.workerConcurrency) };

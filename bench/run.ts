@@ -19,6 +19,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   'inventory-query': () => import('./inventory-query.ts'),
   cost: () => import('./cost.ts'),
   'api-load': () => import('./api-load.ts'),
+  fairness: () => import('./fairness.ts'),
 };
 
 function parseArgs(argv: string[]): { names: string[]; flags: Options } {

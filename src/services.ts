@@ -28,12 +28,12 @@ export function createServices(config: Config, orm: Orm, redis: Redis, ring: Key
     redis,
     log,
     queues,
-    credentials: new CredentialService(ring, { outbound, awsHostIdentity: config.awsHostIdentity }),
+    credentials: new CredentialService(ring, { outbound, awsHostIdentity: config.awsHostIdentity, maxCredentials: config.quotas.credentials }),
     state: new StateStore(ring, config.stateRetention),
-    provisioning: new ProvisioningService(queues, log),
+    provisioning: new ProvisioningService(queues, log, config.quotas),
     sync: new SyncService(queues, log),
     health: new HealthService(queues, log, config.healthSlowMs),
-    schedules: new ScheduleService(queues),
-    cost: new CostService(queues, log, config.cost),
+    schedules: new ScheduleService(queues, config.scheduleFloors),
+    cost: new CostService(queues, log, config.cost, { redis, prefix: config.redis.prefix, perHour: config.quotas.costCollectionsPerHour }),
   };
 }

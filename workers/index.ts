@@ -9,7 +9,7 @@ import { ApiBudget, DEFAULT_LIMITS } from '../src/clouds/budget.ts';
 import { ProvisioningProcessor } from './provisioning.ts';
 import { CostProcessor } from './cost.ts';
 import { withJobMetrics } from './job-metrics.ts';
-import { withAccountCap } from './fairness.ts';
+import { accountCap, withAccountCap } from './fairness.ts';
 import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
 import { workerTempDir } from './workdirs.ts';
@@ -18,6 +18,8 @@ import type { StopBudget } from '../src/shared/shutdown.ts';
 
 /** Jobs one worker process runs at once per queue, unless SKYLOFT_QUEUE_CONCURRENCY says otherwise. */
 const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
+  // SKYLOFT_WORKER_CONCURRENCY, default 8: terraform mostly waits on the clouds' APIs, and each run costs the worker
+  // little beside its own terraform process (README, "Run it at scale").
   provisioning: (rt) => rt.config.workerConcurrency,
   // Listing is paced by the shared API budget, so more at once costs little time; each job holds one parsed page
   // (tens of MB for 1,000 EC2 instances), which is what a worker's peak memory grows with.
@@ -72,12 +74,13 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
 
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
   const runner = new JobRunner(rt.log);
+  const concurrency = (queue: QueueName) => rt.config.queueConcurrency[queue] ?? CONCURRENCY[queue](rt);
   const workers = queues.map((queue) => {
-    const dispatch = withAccountCap(rt, queue, (job, token, signal) => processors[job.name as JobName](job, token, signal));
+    const dispatch = withAccountCap(rt, queue, concurrency(queue), (job, token, signal) => processors[job.name as JobName](job, token, signal));
     const worker = new Worker(queue, withJobMetrics(queue, runner.wrap(queue, dispatch)), {
       connection,
       prefix: rt.config.redis.prefix,
-      concurrency: rt.config.queueConcurrency[queue] ?? CONCURRENCY[queue](rt),
+      concurrency: concurrency(queue),
       // A job whose worker died is handed to another worker once its lock lapses (30 s), once; after that it fails.
       maxStalledCount: 1,
     });
@@ -94,7 +97,10 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
       .catch((e: unknown) => rt.log.error({ err: e, operationId }, 'could not record a failed operation'));
   });
   const stopReconciler = startReconciler(rt);
-  rt.log.info({ queues: Object.fromEntries(queues.map((q, i) => [q, workers[i]!.concurrency])) }, 'worker role ready');
+  rt.log.info({
+    queues: Object.fromEntries(queues.map((q, i) => [q, workers[i]!.concurrency])),
+    accountCaps: Object.fromEntries(queues.map((q) => [q, accountCap(rt, q, concurrency(q))])),
+  }, 'worker role ready');
   /**
    * Stops taking jobs at once; running jobs may finish until budget.jobsUntil, then the rest are aborted (a running
    * terraform gets SIGINT and its lease is released) and handed back to the queue by budget.handBackBy.

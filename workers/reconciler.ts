@@ -13,8 +13,8 @@ const EVERY_MS = 60_000;
  * - sync runs that never got their plan job, cost runs that never got (or lost) their collection job.
  */
 export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<number> {
-  const rows = await rt.orm.em.getConnection().execute<{ id: string; resource_id: string; step: string }[]>(
-    `select o.id, o.resource_id, o.step from operations o
+  const rows = await rt.orm.em.getConnection().execute<{ id: string; account_id: string; resource_id: string; step: string }[]>(
+    `select o.id, o.account_id, o.resource_id, o.step from operations o
       where (o.status = 'queued' and o.updated_at < now() - (? * interval '1 millisecond'))
          or (o.status = 'running' and o.updated_at < now() - (? * 2 * interval '1 millisecond')
              and not exists (select 1 from state_locks l where l.operation_id = o.id and l.expires_at > now()))
@@ -23,21 +23,21 @@ export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<
   );
   for (const row of rows) {
     const payload = { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? ('plan' as const) : ('apply' as const) };
-    if (!(await resumeStalled(rt, payload))) await rt.queues.add('provision', payload);
+    if (!(await resumeStalled(rt, payload))) await rt.queues.add('provision', { ...payload, accountId: row.account_id });
   }
   // Sync runs accepted while Redis was down never got their plan job.
-  const runs = await rt.orm.em.getConnection().execute<{ id: string }[]>(
-    `select id from sync_runs where status = 'running' and scopes_total = 0 and started_at < now() - (? * interval '1 millisecond') limit 1000`,
+  const runs = await rt.orm.em.getConnection().execute<{ id: string; account_id: string }[]>(
+    `select id, account_id from sync_runs where status = 'running' and scopes_total = 0 and started_at < now() - (? * interval '1 millisecond') limit 1000`,
     [olderThanMs],
   );
-  for (const run of runs) await rt.queues.add('inventory-plan', { runId: run.id });
+  for (const run of runs) await rt.queues.add('inventory-plan', { runId: run.id, accountId: run.account_id });
   // Cost runs accepted while Redis was down, or whose job Redis lost (a running collection takes minutes, not an hour).
-  const collections = await rt.orm.em.getConnection().execute<{ id: string }[]>(
-    `select id from cost_runs where (status = 'queued' and created_at < now() - (? * interval '1 millisecond'))
+  const collections = await rt.orm.em.getConnection().execute<{ id: string; account_id: string }[]>(
+    `select id, account_id from cost_runs where (status = 'queued' and created_at < now() - (? * interval '1 millisecond'))
         or (status = 'running' and started_at < now() - interval '1 hour') limit 1000`,
     [olderThanMs],
   );
-  for (const run of collections) await rt.queues.add('cost-collect', { runId: run.id });
+  for (const run of collections) await rt.queues.add('cost-collect', { runId: run.id, accountId: run.account_id });
   const count = rows.length + runs.length + collections.length;
   if (count > 0) rt.log.info({ operations: rows.length, syncRuns: runs.length, costRuns: collections.length }, 'reconciler re-enqueued accepted work');
   return count;

@@ -41,6 +41,21 @@ const positiveInt = (fallback: number) =>
       return n;
     });
 
+/** A per-account quota: a positive whole number, or `unlimited` (Infinity: not even counted). */
+const quota = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      if (v.trim() === 'unlimited') return Number.POSITIVE_INFINITY;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a positive integer or unlimited, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
 const durationMs = (fallback: string) =>
   z
     .string()
@@ -110,7 +125,7 @@ const envSchema = z.object({
     `must be at least ${MIN_TERRAFORM_UID} (away from login users and the usual /etc/subuid ranges: every process of these uids is killed between runs) and fit ${TERRAFORM_UID_SPAN} uids below 2^31`,
   ),
   SKYLOFT_STATE_RETENTION: positiveInt(100),
-  SKYLOFT_WORKER_CONCURRENCY: positiveInt(2),
+  SKYLOFT_WORKER_CONCURRENCY: positiveInt(8),
   SKYLOFT_WORKER_QUEUES: z
     .string()
     .optional()
@@ -126,6 +141,14 @@ const envSchema = z.object({
   SKYLOFT_ACCOUNT_CONCURRENCY: perQueueCounts('provisioning=4,inventory=8'),
   SKYLOFT_QUEUE_CONCURRENCY: perQueueCounts('inventory=8,cost=2'),
   SKYLOFT_RATE_LIMIT: positiveInt(600),
+  SKYLOFT_QUOTA_CREDENTIALS: quota(100),
+  SKYLOFT_QUOTA_RESOURCES: quota(1000),
+  SKYLOFT_QUOTA_ACTIVE_OPERATIONS: quota(100),
+  SKYLOFT_QUOTA_COST_COLLECTIONS_PER_HOUR: quota(20),
+  SKYLOFT_MIN_INVENTORY_MINUTES: positiveInt(5).refine((n) => n <= 10_080, 'must be at most 10080 (a week)'),
+  SKYLOFT_MIN_HEALTH_MINUTES: positiveInt(2).refine((n) => n <= 10_080, 'must be at most 10080 (a week)'),
+  // At most a day: the default daily cost cron must always be allowed (it replaces a stored cron below the floor).
+  SKYLOFT_MIN_COST_INTERVAL: durationMs('6h').refine((ms) => ms >= 60_000 && ms <= 86_400_000, 'must be from 1m to 24h'),
   SKYLOFT_HTTP_HEADERS_TIMEOUT: durationMs('20s'),
   SKYLOFT_HTTP_REQUEST_TIMEOUT: durationMs('2m'),
   SKYLOFT_STATE_MAX_BYTES: positiveInt(64 * 1024 * 1024),
@@ -141,7 +164,7 @@ const envSchema = z.object({
     .string()
     .default('127.0.0.1,::1')
     .transform((v, ctx) => {
-      // `none`: no address is trusted, /metrics needs an admin key from everywhere.
+      // `none`: no address is trusted, /metrics needs SKYLOFT_METRICS_TOKEN or an installation key from everywhere.
       if (v.trim() === 'none') return [];
       const entries = v.split(',').map((a) => a.trim()).filter(Boolean);
       const bad = entries.filter((a) => !isAddressOrCidr(a));
@@ -151,6 +174,8 @@ const envSchema = z.object({
       }
       return entries;
     }),
+  // A bearer token Prometheus may present to /metrics (compared in constant time); unset: none is accepted.
+  SKYLOFT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters (e.g. openssl rand -hex 32)').regex(/^\S+$/, 'must not contain spaces').optional(),
   SKYLOFT_ALLOWED_ENDPOINTS: z
     .string()
     .optional()
@@ -218,6 +243,13 @@ export interface Config {
   readonly queueConcurrency: Readonly<Record<string, number>>;
   /** Jobs of one account running at once per queue, across every worker (fairness). */
   readonly accountConcurrency: Readonly<Record<string, number>>;
+  /**
+   * What one account may hold (SKYLOFT_QUOTA_*): credentials, live resources, unfinished operations (422 beyond),
+   * and manual cost collections per hour (429 beyond: each one makes paid billing API calls).
+   */
+  readonly quotas: { readonly credentials: number; readonly resources: number; readonly activeOperations: number; readonly costCollectionsPerHour: number };
+  /** The shortest schedule intervals an account may set (SKYLOFT_MIN_*): minutes, and the cost cron's shortest gap in ms. */
+  readonly scheduleFloors: { readonly inventoryMinutes: number; readonly healthMinutes: number; readonly costIntervalMs: number };
   readonly stateMaxBytes: number;
   readonly userLockTtlMs: number;
   readonly healthSlowMs: number;
@@ -229,8 +261,8 @@ export interface Config {
   readonly jobRetention: { readonly completed: number; readonly failed: number };
   /** Lifetime of a /admin/queues dashboard session (fixed from sign-in, not sliding). */
   readonly dashboard: { readonly sessionTtlMs: number };
-  /** Client addresses and CIDRs that may read /metrics without an admin key (SKYLOFT_METRICS_ALLOW). */
-  readonly metrics: { readonly allow: readonly string[] };
+  /** Who may read /metrics besides installation keys: client addresses and CIDRs (SKYLOFT_METRICS_ALLOW), a bearer token (SKYLOFT_METRICS_TOKEN). */
+  readonly metrics: { readonly allow: readonly string[]; readonly token: string | undefined };
   /**
    * Where a tenant's credential may point its endpoint overrides (SKYLOFT_ALLOWED_ENDPOINTS; local mode also allows
    * loopback). Enforced by src/shared/outbound.ts; the installation's own SDK variables are not subject to it.
@@ -296,6 +328,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     workerQueues: e.SKYLOFT_WORKER_QUEUES,
     queueConcurrency: Object.freeze(e.SKYLOFT_QUEUE_CONCURRENCY),
     accountConcurrency: Object.freeze(e.SKYLOFT_ACCOUNT_CONCURRENCY),
+    quotas: Object.freeze({
+      credentials: e.SKYLOFT_QUOTA_CREDENTIALS,
+      resources: e.SKYLOFT_QUOTA_RESOURCES,
+      activeOperations: e.SKYLOFT_QUOTA_ACTIVE_OPERATIONS,
+      costCollectionsPerHour: e.SKYLOFT_QUOTA_COST_COLLECTIONS_PER_HOUR,
+    }),
+    scheduleFloors: Object.freeze({
+      inventoryMinutes: e.SKYLOFT_MIN_INVENTORY_MINUTES,
+      healthMinutes: e.SKYLOFT_MIN_HEALTH_MINUTES,
+      costIntervalMs: e.SKYLOFT_MIN_COST_INTERVAL,
+    }),
     stateMaxBytes: e.SKYLOFT_STATE_MAX_BYTES,
     userLockTtlMs: e.SKYLOFT_USER_LOCK_TTL,
     healthSlowMs: e.SKYLOFT_HEALTH_SLOW_MS,
@@ -303,7 +346,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     retentionDays: e.SKYLOFT_RETENTION_DAYS,
     jobRetention: Object.freeze({ completed: e.SKYLOFT_KEEP_COMPLETED_JOBS, failed: e.SKYLOFT_KEEP_FAILED_JOBS }),
     dashboard: Object.freeze({ sessionTtlMs: e.SKYLOFT_DASHBOARD_SESSION_TTL }),
-    metrics: Object.freeze({ allow: Object.freeze(e.SKYLOFT_METRICS_ALLOW) }),
+    metrics: Object.freeze({ allow: Object.freeze(e.SKYLOFT_METRICS_ALLOW), token: e.SKYLOFT_METRICS_TOKEN }),
     outbound: Object.freeze({ allowedEndpoints: Object.freeze(e.SKYLOFT_ALLOWED_ENDPOINTS) }),
     awsHostIdentity: e.SKYLOFT_AWS_HOST_IDENTITY,
     shutdownTimeoutMs: e.SKYLOFT_SHUTDOWN_TIMEOUT,

@@ -8,6 +8,7 @@ import { HealthCheck } from './health/entity.ts';
 import { AccountSchedule } from './schedules/entity.ts';
 import { CostRun } from './cost/entities.ts';
 import { DashboardSession } from './dashboard/entity.ts';
+import { InstallationKey } from './installation/entity.ts';
 
 /** The explicit entity list (no folder discovery). Each new module adds its entities here. */
-export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule, CostRun, DashboardSession];
+export const entities = [Account, User, ApiKey, Credential, AuditLog, Resource, Operation, IdempotencyKey, StateVersion, StateLock, SyncRun, SyncScope, HealthCheck, AccountSchedule, CostRun, DashboardSession, InstallationKey];

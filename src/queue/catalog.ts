@@ -11,10 +11,18 @@ import { currentContext } from '../shared/context.ts';
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
 
 /**
- * A job's payload: its ids, plus the id of the HTTP request that caused it (set by Queues from the work context, so
- * logs tie a job to its request; never part of a job id). Strict: anything else is refused.
+ * A job's payload: its ids, the account it works for, plus the id of the HTTP request that caused it (set by Queues
+ * from the work context, so logs tie a job to its request; never part of a job id). Strict and flat: anything else is
+ * refused, which is also what lets src/queue/account-jobs.ts read `"accountId":"..."` straight from the stored JSON.
+ *
+ * accountId says whose job it is (the queue dashboard and GET /v1/queues show an account its own jobs only). Every
+ * producer sets it (Queues' types require it) from the row it enqueues for, never from a request; it is optional here
+ * only so jobs queued before it existed still run. A job without one is the installation's: no account sees it.
+ * Workers still look every row up by its own id and account: accountId attributes a job, it grants nothing.
  */
-const payload = <S extends z.ZodRawShape>(shape: S) => z.strictObject({ ...shape, requestId: z.string().max(100).optional() });
+export const ACCOUNT_ID = /^[A-Za-z0-9_-]{1,64}$/;
+const payload = <S extends z.ZodRawShape>(shape: S) =>
+  z.strictObject({ ...shape, accountId: z.string().regex(ACCOUNT_ID).optional(), requestId: z.string().max(100).optional() });
 
 export const catalog = {
   provision: {
@@ -79,6 +87,8 @@ export const catalog = {
 export type JobName = keyof typeof catalog;
 export type QueueName = (typeof catalog)[JobName]['queue'];
 export type Payload<J extends JobName> = z.infer<(typeof catalog)[J]['payload']>;
+/** What a producer enqueues: the payload with its account. */
+export type Produced<J extends JobName> = Payload<J> & { accountId: string };
 export const QUEUE_NAMES = [...new Set(Object.values(catalog).map((j) => j.queue))] as QueueName[];
 
 export function jobOptions<J extends JobName>(job: J, payload: Payload<J>): JobsOptions {
@@ -100,7 +110,8 @@ export interface JobRetention {
 
 /** Producers for every queue, sharing one connection. */
 export class Queues {
-  private readonly connection: Redis;
+  /** The producers' shared connection (src/queue/account-jobs.ts scans over it too). */
+  readonly connection: Redis;
   readonly prefix: string;
   private readonly queues = new Map<QueueName, Queue>();
   private flows: FlowProducer | undefined;
@@ -124,13 +135,13 @@ export class Queues {
     return queue;
   }
 
-  async add<J extends JobName>(job: J, payload: Payload<J>): Promise<void> {
+  async add<J extends JobName>(job: J, payload: Produced<J>): Promise<void> {
     const entry = catalog[job];
     await this.get(entry.queue).add(job, entry.payload.parse(withRequestId(payload)), { ...jobOptions(job, payload), ...this.keep });
   }
 
   /** A parent job that runs once every child has finished (failed children included: they record their failure). */
-  async addFlow<P extends JobName, C extends JobName>(parent: { job: P; payload: Payload<P> }, children: { job: C; payload: Payload<C> }[]): Promise<void> {
+  async addFlow<P extends JobName, C extends JobName>(parent: { job: P; payload: Produced<P> }, children: { job: C; payload: Produced<C> }[]): Promise<void> {
     this.flows ??= new FlowProducer({ connection: this.connection, prefix: this.prefix });
     await this.flows.add({
       name: parent.job,

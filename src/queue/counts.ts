@@ -4,7 +4,8 @@ import { withTimeout } from '../shared/timeout.ts';
 import { QUEUE_NAMES, type Queues } from './catalog.ts';
 
 /**
- * Every catalog queue's job counts and paused flag, for GET /v1/queues and the queue gauges. Per queue one
+ * Every catalog queue's job counts (every account's) and paused flag, for the queue gauges of /metrics (GET
+ * /v1/queues counts the caller's account only: src/queue/account-jobs.ts). Per queue one
  * getCounts script and one HEXISTS, all sent at once over the shared connection (one round trip of latency in
  * all). `waiting` counts jobs ready to run: BullMQ's wait list (where jobs of a paused queue also wait) and its
  * prioritized set; parents waiting for their children (inventory-finish) are not counted as waiting.

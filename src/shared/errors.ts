@@ -68,9 +68,27 @@ export class UnprocessableError extends AppError {
 export class RateLimitedError extends AppError {
   readonly retryAfterSeconds: number;
 
-  constructor(retryAfterSeconds: number) {
-    super('rate_limited', 429, `Rate limit exceeded; retry after ${retryAfterSeconds} s`, { retryable: true });
+  constructor(retryAfterSeconds: number, opts: { code?: string; message?: string; details?: unknown } = {}) {
+    super(opts.code ?? 'rate_limited', 429, opts.message ?? `Rate limit exceeded; retry after ${retryAfterSeconds} s`, { retryable: true, details: opts.details });
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** What a quota or floor refusal names: which limit, its value, and the variable that sets it. */
+export interface QuotaDetails {
+  quota: string;
+  limit: number;
+  variable: string;
+  used?: number;
+}
+
+/**
+ * An account quota (SKYLOFT_QUOTA_*) or schedule floor (SKYLOFT_MIN_*) refused a well-formed request: 422, with the
+ * limit and its variable in the message and details, so a tenant knows what to ask the installation's operators for.
+ */
+export class QuotaExceededError extends AppError {
+  constructor(message: string, details: QuotaDetails) {
+    super('quota_exceeded', 422, message, { details });
   }
 }
 

@@ -5,9 +5,10 @@ import { withTimeout } from './timeout.ts';
  * Every Prometheus metric of the process, in one registry (one per process: Prometheus scrapes each process's
  * /metrics, and job, cloud and terraform metrics only exist in the processes that run them). Names start with
  * `skyloft_`; label sets are small and bounded: a route is Fastify's route pattern, never the raw URL, and no label
- * holds an id, a name or an account, except `credential_id` on the inventory freshness gauge (one series per
- * credential is what that gauge is for). Node's own process metrics keep their standard names (process_*, nodejs_*)
- * so the usual dashboards work. The README's "Metrics" section lists them all.
+ * holds an id, a name or an account (the installation reads /metrics, not the accounts, and ids would also make the
+ * series unbounded): a credential's freshness is folded into its provider's stalest. Node's own process metrics
+ * keep their standard names (process_*, nodejs_*) so the usual dashboards work. The README's "Metrics" section lists
+ * them all.
  */
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -179,13 +180,15 @@ export const queuePaused = new Gauge({
 
 export const inventoryAge = new Gauge({
   name: 'skyloft_inventory_sync_age_seconds',
-  help: 'Seconds since the last complete inventory sync of each credential (since its creation when it never synced)',
-  labelNames: ['credential_id', 'provider'] as const,
+  help: 'Seconds since the last complete inventory sync of the stalest credential of each provider (since its creation when it never synced)',
+  labelNames: ['provider'] as const,
   registers: [registry],
   async collect() {
     const rows = await read('inventory');
     this.reset();
-    for (const r of rows ?? []) this.set({ credential_id: r.credentialId, provider: r.provider }, r.ageSeconds);
+    const stalest = new Map<string, number>();
+    for (const r of rows ?? []) stalest.set(r.provider, Math.max(stalest.get(r.provider) ?? 0, r.ageSeconds));
+    for (const [provider, age] of stalest) this.set({ provider }, age);
   },
 });
 

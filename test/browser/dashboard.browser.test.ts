@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInstallationKey } from '../../src/modules/installation/keys.ts';
 import { QUEUE_NAMES } from '../../src/queue/catalog.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
@@ -18,8 +19,10 @@ const FLAGS = ['--disable-gpu', '--disable-background-networking', '--disable-co
 
 let ctx: TestContext;
 let base: string;
-let admin: { apiKey: string };
+let admin: { apiKey: string; accountId: string };
 let viewer: { apiKey: string };
+let other: { apiKey: string; accountId: string };
+let installationKey: string;
 const profiles: string[] = [];
 const contexts: BrowserContext[] = [];
 
@@ -29,6 +32,8 @@ beforeAll(async () => {
   admin = await ctx.bootstrap();
   const res = await ctx.app.inject({ method: 'POST', url: '/v1/users', headers: bearer(admin.apiKey), payload: { email: `viewer-${randomBytes(3).toString('hex')}@example.com`, role: 'viewer' } });
   viewer = { apiKey: res.json().apiKey.key };
+  other = await ctx.bootstrap();
+  installationKey = (await createInstallationKey(ctx.orm.em.fork(), 'browser')).key;
   await ctx.app.listen({ host: '127.0.0.1', port: 0 });
   base = `http://127.0.0.1:${(ctx.app.server.address() as { port: number }).port}`;
 });
@@ -51,10 +56,10 @@ async function browser(): Promise<Page> {
   return context.pages()[0] ?? context.newPage();
 }
 
-/** One job of the health queue that a real worker ran and failed (attempts: 1). */
-async function failedJob(): Promise<Job> {
+/** One job of the health queue, of `accountId` (the admin's by default), that a real worker ran and failed (attempts: 1). */
+async function failedJob(accountId = admin.accountId): Promise<Job> {
   const credentialId = randomUUID();
-  await ctx.deps.queues.add('scheduled-health', { credentialId });
+  await ctx.deps.queues.add('scheduled-health', { credentialId, accountId });
   const connection = createRedis(ctx.config.redis.url, { forWorker: true });
   return new Promise<Job>((resolve) => {
     const worker = new Worker('health', async () => {
@@ -74,7 +79,7 @@ async function signIn(page: Page, key: string): Promise<void> {
   await page.click('button[type=submit]');
   await page.waitForURL(`${base}/admin/queues/`);
   const [cookie] = await page.context().cookies();
-  expect(cookie).toMatchObject({ name: 'skyloft_dashboard', httpOnly: true, secure: true, sameSite: 'Strict', path: '/admin' });
+  expect(cookie).toMatchObject({ name: 'skyloft_session', httpOnly: true, secure: true, sameSite: 'Strict', path: '/' });
 }
 
 async function expectEveryQueue(page: Page): Promise<void> {
@@ -101,12 +106,13 @@ describe('the queue dashboard in Chromium', () => {
     await page.goto(`${base}/admin/sign-in`);
     await page.fill('#apiKey', `sky_${'A'.repeat(36)}`);
     await page.click('button[type=submit]');
-    await expect.poll(() => page.getByText('That API key was not accepted').count()).toBe(1);
+    await expect.poll(() => page.getByText('That key was not accepted').count()).toBe(1);
     expect(await page.context().cookies()).toEqual([]);
   });
 
-  it('signs in the admin, who sees every queue, retries a failed job (it leaves the failed list), and signs out', async () => {
+  it("signs in the admin, who sees every queue, retries a failed job (it leaves the failed list) but never sees another account's, and signs out", async () => {
     const job = await failedJob();
+    const others = await failedJob(other.accountId);
     const page = await browser();
     await signIn(page, admin.apiKey);
     await expectEveryQueue(page);
@@ -114,12 +120,15 @@ describe('the queue dashboard in Chromium', () => {
     await page.goto(`${base}/admin/queues/queue/health?status=failed`);
     const card = page.getByText(String(job.id), { exact: true });
     await expect.poll(() => card.count(), { timeout: 15_000 }).toBe(1);
+    expect(await page.getByText(String(others.id), { exact: true }).count()).toBe(0);
     await page.getByRole('button', { name: 'Retry all' }).click();
     // bull-board asks for confirmation in a dialog.
     const dialog = page.getByRole('alertdialog').or(page.getByRole('dialog'));
     await dialog.getByRole('button', { name: /retry|confirm|yes|ok/i }).first().click();
     await expect.poll(() => jobState(job), { timeout: 15_000 }).not.toBe('failed');
     await expect.poll(() => card.count(), { timeout: 15_000 }).toBe(0);
+    // "Retry all" was the account's own failed jobs, not the queue's.
+    expect(await jobState(others)).toBe('failed');
 
     await signOut(page);
   });
@@ -142,6 +151,21 @@ describe('the queue dashboard in Chromium', () => {
     expect(clean).toBe(403);
     expect(await jobState(job)).toBe('failed');
 
+    await signOut(page);
+  });
+
+  it("signs in an installation key, which sees every account's failed jobs and may pause a queue", async () => {
+    const mine = await failedJob();
+    const others = await failedJob(other.accountId);
+    const page = await browser();
+    await signIn(page, installationKey);
+    await expectEveryQueue(page);
+    await page.goto(`${base}/admin/queues/queue/health?status=failed`);
+    for (const job of [mine, others]) await expect.poll(() => page.getByText(String(job.id), { exact: true }).count(), { timeout: 15_000 }).toBe(1);
+    const status = await page.evaluate(async () => (await fetch('/admin/queues/api/queues/health/pause', { method: 'PUT' })).status);
+    expect(status).toBe(200);
+    expect(await ctx.deps.queues.get('health').isPaused()).toBe(true);
+    expect(await page.evaluate(async () => (await fetch('/admin/queues/api/queues/health/resume', { method: 'PUT' })).status)).toBe(200);
     await signOut(page);
   });
 });

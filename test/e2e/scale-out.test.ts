@@ -42,11 +42,9 @@ describe('two workers, a scheduler and an api on one PostgreSQL and one Redis', 
       return { proc, port };
     };
     const api = await start('api');
-    const [scheduler, worker1, worker2] = await Promise.all([
-      start('scheduler'),
-      start('worker', { SKYLOFT_WORKER_CONCURRENCY: '2' }),
-      start('worker', { SKYLOFT_WORKER_CONCURRENCY: '2' }),
-    ]);
+    // One account sends all the work: its fair share (by default half of one worker's slots) would run one at a time.
+    const workerEnv = { SKYLOFT_WORKER_CONCURRENCY: '2', SKYLOFT_ACCOUNT_CONCURRENCY: 'provisioning=4' };
+    const [scheduler, worker1, worker2] = await Promise.all([start('scheduler'), start('worker', workerEnv), start('worker', workerEnv)]);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {

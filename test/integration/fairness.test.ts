@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AccountSlots } from '../../src/queue/fairness.ts';
+import { PARK_MS } from '../../workers/fairness.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { REDIS_URL } from '../support/env.ts';
 import { deleteKeys, uniquePrefix } from '../support/redis.ts';
@@ -33,6 +34,25 @@ describe('per-account slots', () => {
     expect(await slots.acquire('health', 'acct-c', 'next-job', 1)).toBe(false);
     await new Promise((r) => setTimeout(r, 400));
     expect(await slots.acquire('health', 'acct-c', 'next-job', 1)).toBe(true);
+  });
+
+  it('park the jobs beyond the cap in the account\'s line and wake the oldest (skipping gone ones) when a slot frees', async () => {
+    const woken: string[] = [];
+    const slots = new AccountSlots(redis, prefix, undefined, async (_queue, id) => {
+      woken.push(id);
+      return id !== 'gone-job';
+    });
+    expect(await slots.acquire('provisioning', 'acct-e', 'running', 1)).toBe(true);
+    for (const id of ['gone-job', 'second', 'third']) expect(await slots.acquire('provisioning', 'acct-e', id, 1)).toBe(false);
+    // Asking again keeps a job's place in line.
+    expect(await slots.acquire('provisioning', 'acct-e', 'gone-job', 1)).toBe(false);
+    await slots.release('provisioning', 'acct-e', 'running');
+    expect(woken).toEqual(['gone-job', 'second']);
+    expect(await slots.acquire('provisioning', 'acct-e', 'second', 1)).toBe(true);
+    await slots.release('provisioning', 'acct-e', 'second');
+    expect(woken).toEqual(['gone-job', 'second', 'third']);
+    await slots.release('provisioning', 'acct-e', 'third');
+    expect(woken).toHaveLength(3); // nobody left in line
   });
 
   it('hold the slot while the work runs (renewing it) and release it after, also when the work fails', async () => {
@@ -82,6 +102,8 @@ describe('per-account caps in the workers', () => {
       // The busy account ran one at a time (its cap), so its runs never overlap...
       const spans = ops.map((o) => [Date.parse(o.startedAt), Date.parse(o.finishedAt)] as const).sort((x, y) => x[0] - y[0]);
       for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1] - 50);
+      // ...and back to back: each one's end wakes the next parked one (it does not wait for PARK_MS to come back).
+      for (let i = 1; i < spans.length; i++) expect(spans[i]![0] - spans[i - 1]![1]).toBeLessThan(PARK_MS / 3);
       // ...and the other account did not wait for all of them: it finished before the busy account's last.
       expect(Date.parse(b.finishedAt)).toBeLessThan(spans[spans.length - 1]![1]);
     } finally {

@@ -8,12 +8,14 @@
  * exactly as it would for an id that exists nowhere (404 for paths and body references), never 403 (except the
  * route's own role check, which comes before any lookup), never B's data; B's rows (a hash per table of B's rows)
  * and B's queued jobs stay as they were. Then every operation, for every role, answers what ../shared/API.md allows
- * (2xx, or 403 writing nothing); without a valid key every /v1 path answers 401; /metrics and the queue
- * dashboard's actions follow their own rules.
+ * (2xx, or 403 writing nothing); without a valid key every /v1 path answers 401, and with an installation key 403;
+ * /metrics and the queue dashboard's actions follow their own rules (test/integration/queue-tenancy.test.ts attacks
+ * the dashboard across accounts).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createInstallationKey } from '../../src/modules/installation/keys.ts';
 import { QUEUE_NAMES } from '../../src/queue/catalog.ts';
 import { newId } from '../../src/shared/ids.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
@@ -200,6 +202,7 @@ let tables: { name: string; columns: string[] }[] | undefined;
 /** How each table's rows are tied to an account; a new table without one of these fails here, so none is missed. */
 function scopeOf(t: { name: string; columns: string[] }): string | null {
   if (t.name === 'skyloft_migrations') return null;
+  if (t.name === 'installation_keys') return null; // the installation's, no account's (migration 0011)
   if (t.name === 'accounts') return 'id = ?';
   if (t.columns.includes('account_id')) return 'account_id = ?';
   if (t.columns.includes('credential_id')) return 'credential_id in (select id from credentials where account_id = ?)';
@@ -501,7 +504,9 @@ describe('isolation between accounts', () => {
 //   admin everything; operator: credentials, resources (and their operations, locks and states), syncs,
 //   collections, checks and their schedules; viewer: read only, never state contents (GET .../states/:version and
 //   the state backend are operator); users and audit events are admin; api-keys: everyone, on their own keys
-//   (another user's keys: admin); /metrics: an admin key or an allowed address; /admin/queues mutations: admin.
+//   (another user's keys: admin); /metrics: the installation's (an allowed address, its token or an installation
+//   key; never an account's key); /admin/queues: every role reads its account's jobs, admins act on them, and whole
+//   queues are the installation key's.
 
 interface RoleCase { op: string; label?: string; minRole: Role; status: number; build: (caller: Role) => Promise<Req> }
 
@@ -677,16 +682,19 @@ describe('role matrix', () => {
     expect(await snapshot(a.accountId)).toEqual(before);
   });
 
-  it('lets an admin key or an allowed address read /metrics, and nothing else', async () => {
+  it('lets an installation key or an allowed address read /metrics, never an account key', async () => {
     const metrics = (key: string | null, remoteAddress: string, header?: string) =>
       ctx.app.inject({ method: 'GET', url: '/metrics', remoteAddress, headers: header ? { authorization: header } : key ? bearer(key) : {} });
     const outside = '203.0.113.9';
-    expect((await metrics(a.keys.admin, outside)).statusCode).toBe(200);
-    expect((await metrics(null, outside, `Basic ${Buffer.from(`x:${a.keys.admin}`).toString('base64')}`)).statusCode).toBe(200);
-    for (const role of ['operator', 'viewer'] as const) {
-      const res = await metrics(a.keys[role], outside);
-      expect(res.statusCode, res.body).toBe(403);
-      expect(res.body).not.toContain('skyloft_');
+    const installation = (await createInstallationKey(ctx.orm.em.fork(), 'isolation')).key;
+    expect((await metrics(installation, outside)).statusCode).toBe(200);
+    expect((await metrics(null, outside, `Basic ${Buffer.from(`x:${installation}`).toString('base64')}`)).statusCode).toBe(200);
+    for (const role of ROLES) {
+      for (const from of [outside, '127.0.0.1']) {
+        const res = await metrics(a.keys[role], from);
+        expect(res.statusCode, `${role} from ${from}: ${res.body}`).toBe(403);
+        expect(res.body).not.toContain('skyloft_');
+      }
     }
     expect((await metrics(null, outside)).statusCode).toBe(403);
     expect((await metrics(`sky_${'y'.repeat(36)}`, outside)).statusCode).toBe(401);
@@ -696,20 +704,31 @@ describe('role matrix', () => {
     expect((await ctx.app.inject({ method: 'GET', url: '/metrics', remoteAddress: outside, headers: { 'x-forwarded-for': '127.0.0.1' } })).statusCode).toBe(403);
   });
 
-  it('lets every role read the queue dashboard and only admins act on it', async () => {
+  it("lets every role read its account's queue dashboard, only admins act on its jobs, and none on a whole queue", async () => {
     const health = ctx.deps.queues.get('health');
     for (const role of ROLES) {
       const cookie = await signIn(a.keys[role]);
       expect((await dashboard(cookie, 'GET', '/admin/queues/api/queues')).statusCode).toBe(200);
-      const res = await dashboard(cookie, 'PUT', '/admin/queues/api/queues/health/pause');
-      if (role === 'admin') {
-        expect(res.statusCode, res.body).toBe(200);
-        expect(await health.isPaused()).toBe(true);
-        expect((await dashboard(cookie, 'PUT', '/admin/queues/api/queues/health/resume')).statusCode).toBe(200);
-      } else {
-        expect(res.statusCode, res.body).toBe(403);
-      }
+      const retry = await dashboard(cookie, 'PUT', '/admin/queues/api/queues/health/retry/failed');
+      expect(retry.statusCode, retry.body).toBe(role === 'admin' ? 200 : 403);
+      const pause = await dashboard(cookie, 'PUT', '/admin/queues/api/queues/health/pause');
+      expect(pause.statusCode, pause.body).toBe(403);
       expect(await health.isPaused()).toBe(false);
     }
+  });
+
+  it('answers an installation key 403 on every /v1 operation, and it changes nothing', async () => {
+    const installation = (await createInstallationKey(ctx.orm.em.fork(), 'matrix')).key;
+    const problems: string[] = [];
+    for (const c of MATRIX) {
+      const req = await c.build('admin');
+      const beforeThis = await snapshot(a.accountId);
+      const res = await send(installation, req);
+      if (res.statusCode !== 403 || errorCode(res) !== 'forbidden') problems.push(`${c.op}: ${res.statusCode} ${res.body}`);
+      if (leaked(a, req, res.body).length > 0) problems.push(`${c.op} shows A's data: ${res.body}`);
+      // The case's own fixtures were made by A's admin just now; the key's call must change nothing of A's.
+      expect(await snapshot(a.accountId), c.op).toEqual(beforeThis);
+    }
+    expect(problems).toEqual([]);
   });
 });

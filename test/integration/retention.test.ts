@@ -93,11 +93,11 @@ describe('job records', () => {
   it('are kept as SKYLOFT_KEEP_COMPLETED_JOBS / SKYLOFT_KEEP_FAILED_JOBS say, on jobs and job schedulers alike', async () => {
     const own = await createTestContext({ SKYLOFT_KEEP_COMPLETED_JOBS: '7', SKYLOFT_KEEP_FAILED_JOBS: '9' });
     try {
-      await own.deps.queues.add('health-check', { credentialId: newId(), checkId: newId() });
+      await own.deps.queues.add('health-check', { credentialId: newId(), checkId: newId(), accountId: 'acct' });
       const [job] = await own.deps.queues.get('health').getJobs(['waiting']);
       expect(job?.opts).toMatchObject({ removeOnComplete: { count: 7 }, removeOnFail: { count: 9 } });
       const credentialId = newId();
-      await own.deps.schedules.upsertFor(credentialId, { inventoryMinutes: 15, healthMinutes: 5, costCron: '0 2 * * *' });
+      await own.deps.schedules.upsertFor({ id: credentialId, accountId: 'acct' }, { inventoryMinutes: 15, healthMinutes: 5, costCron: '0 2 * * *' });
       const scheduler = await own.deps.queues.get('health').getJobScheduler(`health_${credentialId}`);
       expect(scheduler?.template?.opts).toMatchObject({ removeOnComplete: { count: 7 }, removeOnFail: { count: 9 } });
     } finally {

@@ -21,7 +21,7 @@ describe('probes and documentation', () => {
 
   it('answers /readyz 503 naming Redis when Redis does not answer', async () => {
     const deadRedis = createRedis(`redis://127.0.0.1:${await freePort()}`);
-    const app = await buildApp({ config: ctx.config, orm: ctx.orm, redis: deadRedis, log: createLogger('silent'), credentials: null as never, state: null as never, queues: null as never, provisioning: null as never, sync: null as never, health: null as never, schedules: null as never, cost: null as never, outbound: null as never });
+    const app = await buildApp({ ...ctx.deps, redis: deadRedis, log: createLogger('silent') });
     try {
       const res = await app.inject({ url: '/readyz' });
       expect(res.statusCode).toBe(503);

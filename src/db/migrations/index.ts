@@ -8,6 +8,8 @@ import { Migration0007Cost } from './0007-cost.ts';
 import { Migration0008DashboardSessions } from './0008-dashboard-sessions.ts';
 import { Migration0009InventoryFillfactor50 } from './0009-inventory-fillfactor-50.ts';
 import { Migration0010AwsExternalIds } from './0010-aws-external-ids.ts';
+import { Migration0011InstallationKeys } from './0011-installation-keys.ts';
+import { Migration0012AccountQuotas } from './0012-account-quotas.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -21,4 +23,6 @@ export const migrations = [
   { name: '0008-dashboard-sessions', class: Migration0008DashboardSessions },
   { name: '0009-inventory-fillfactor-50', class: Migration0009InventoryFillfactor50 },
   { name: '0010-aws-external-ids', class: Migration0010AwsExternalIds },
+  { name: '0011-installation-keys', class: Migration0011InstallationKeys },
+  { name: '0012-account-quotas', class: Migration0012AccountQuotas },
 ];

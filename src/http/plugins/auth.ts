@@ -1,6 +1,9 @@
+import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticate, recordKeyUse } from '../../modules/accounts/authenticate.ts';
+import { authenticate, recordKeyUse, type Principal } from '../../modules/accounts/authenticate.ts';
 import { roleAtLeast } from '../../modules/accounts/roles.ts';
+import { DashboardSessions, SESSION_COOKIE } from '../../modules/dashboard/sessions.ts';
+import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/keys.ts';
 import { ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import type { AppDeps } from '../deps.ts';
@@ -14,8 +17,13 @@ import type { AppDeps } from '../deps.ts';
  * router maps to the same handler. It fails closed: every route declares `minRole` or `public: true` (checked when
  * the app is ready), and a request that matched no route still authenticates when its path looks like /v1, so
  * unknown /v1 paths answer 401 without a key and 404 with one.
+ *
+ * The caller is an account's API key (Authorization), or else a browser session (its cookie, made by POST /sign-in),
+ * which acts as its key's user: it reads freely and changes only with an Origin header naming this host (a CSRF fence
+ * beside SameSite=Strict). An installation key, or its session, belongs to no account: 403 on every route here.
  */
 export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
+  const sessions = new DashboardSessions(deps.config.dashboard.sessionTtlMs);
   const routes: RouteOptions[] = [];
   // Kept by reference and checked once every plugin's own onRoute hooks (such as publicScope's) have run.
   app.addHook('onRoute', (route) => void routes.push(route));
@@ -30,7 +38,7 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
     const config = request.routeOptions.config;
     if (config.public === true) return;
     if (request.routeOptions.url === undefined && !looksLikeV1(request.url)) return; // no route: 404
-    const principal = await authenticate(request.em, bearerOrBasic(request));
+    const principal = await callerOf(request, sessions);
     request.actor = {
       kind: 'user',
       ...principal,
@@ -56,6 +64,50 @@ export function registerAuth(app: FastifyInstance, deps: AppDeps): void {
       throw new ForbiddenError(`This action needs the ${config.minRole} role; this key has ${principal.role}`);
     }
   });
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const NOT_AN_ACCOUNT = 'An installation key reads or changes no account\'s data: use an API key of the account';
+
+/** The account principal of a request, else 401 (no valid credential) or 403 (an installation key, a cross-site change). */
+async function callerOf(request: FastifyRequest, sessions: DashboardSessions): Promise<Principal> {
+  const token = request.headers.authorization === undefined ? sessionToken(request) : undefined;
+  if (token !== undefined) {
+    const session = await sessions.resolve(request.em, token);
+    if (session?.kind === 'installation') throw new ForbiddenError(NOT_AN_ACCOUNT);
+    if (session) {
+      if (!SAFE_METHODS.has(request.method) && !sameOrigin(request)) {
+        throw new ForbiddenError('Cross-site request refused: a change made with a browser session must carry an Origin header naming this host');
+      }
+      return { accountId: session.accountId, userId: session.userId, keyId: session.keyId, role: session.role };
+    }
+  }
+  const raw = bearerOrBasic(request);
+  if (claimsInstallationKey(raw)) {
+    await authenticateInstallationKey(request.em, raw); // 401 unless it is a valid one
+    throw new ForbiddenError(NOT_AN_ACCOUNT);
+  }
+  return authenticate(request.em, raw);
+}
+
+/** The session token from the Cookie header (parsed here: the cookie plugin is registered in the dashboard's scope only). */
+export function sessionToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.cookie;
+  return header ? fastifyCookie.parse(header)[SESSION_COOKIE] : undefined;
+}
+
+/**
+ * CSRF fence beside SameSite=Strict: a state-changing request made with a session cookie must come from a page of
+ * this host, as its Origin header says (browsers send one with every POST, PUT, PATCH and DELETE).
+ */
+export function sameOrigin(request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (!origin || !request.headers.host) return false;
+  try {
+    return new URL(origin).host === request.headers.host;
+  } catch {
+    return false; // "null" and other opaque origins
+  }
 }
 
 /** `Bearer <key>`, or HTTP Basic with the key as password (what terraform's http backend sends). */

@@ -1,12 +1,15 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticate } from '../../modules/accounts/authenticate.ts';
+import { DashboardSessions } from '../../modules/dashboard/sessions.ts';
+import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/keys.ts';
 import { credentialFreshness } from '../../modules/inventory/freshness.ts';
 import { queueCounts } from '../../queue/counts.ts';
 import { AppError, ForbiddenError } from '../../shared/errors.ts';
 import { httpRequestDuration, registry, setMetricsSource } from '../../shared/metrics.ts';
 import type { AppDeps } from '../deps.ts';
-import { bearerOrBasic } from './auth.ts';
+import { bearerOrBasic, sessionToken } from './auth.ts';
 import { sendError } from './errors.ts';
 
 /** Redis must answer the queue gauges within this, or the scrape goes on without them. */
@@ -27,8 +30,10 @@ export interface MetricsOptions {
 
 /**
  * The request duration histogram for every route of `app`, and GET /metrics (Prometheus text format). Register it
- * before the routes. /metrics answers an admin API key (as /v1 authenticates it: Bearer, or Basic with the key as password) or a client whose address is in
- * SKYLOFT_METRICS_ALLOW; the address is the socket's, never X-Forwarded-For, unless the app trusts proxies.
+ * before the routes. /metrics is the installation's, for its scrapers: it answers a client whose address is in
+ * SKYLOFT_METRICS_ALLOW (the socket's, never X-Forwarded-For, unless the app trusts proxies), the bearer
+ * SKYLOFT_METRICS_TOKEN, or an installation key (Bearer, or Basic with the key as password, as on /v1). It holds every
+ * account's load, so an account's key answers 403 even from an allowed address; a key that is not valid, 401.
  */
 export function registerMetrics(app: FastifyInstance, deps: AppDeps, opts: MetricsOptions): void {
   app.addHook('onResponse', async (request, reply) => {
@@ -54,36 +59,52 @@ export function registerMetrics(app: FastifyInstance, deps: AppDeps, opts: Metri
   });
 
   const allowed = allowList(deps.config.metrics.allow);
+  const sessions = new DashboardSessions(deps.config.dashboard.sessionTtlMs);
   app.get('/metrics', { schema: { hide: true }, config: { public: true } }, async (request, reply) => {
-    const denied = await metricsAccess(request, deps, allowed);
+    const denied = await metricsAccess(request, deps, allowed, sessions);
     if (denied) return sendError(reply, denied.httpStatus, denied.code, denied.message);
     const body = await registry.metrics();
     return reply.header('content-type', registry.contentType).header('cache-control', 'no-store').send(body);
   });
 }
 
+const ACCOUNT_REFUSED = "/metrics is the installation's: an account's key or session may not read it, from any address (use SKYLOFT_METRICS_TOKEN or an installation key)";
+
 /** undefined when the request may read /metrics, else the error to answer. */
-async function metricsAccess(request: FastifyRequest, deps: AppDeps, allowed: BlockList): Promise<AppError | undefined> {
-  let role: string | undefined;
-  if (request.headers.authorization !== undefined) {
-    // A key that is given is checked even from an allowed address: a bad key answers 401, never silently passes.
-    try {
-      role = (await authenticate(deps.orm.em.fork(), bearerOrBasic(request))).role;
-    } catch (e) {
-      if (e instanceof AppError) return e;
-      throw e;
+async function metricsAccess(request: FastifyRequest, deps: AppDeps, allowed: BlockList, sessions: DashboardSessions): Promise<AppError | undefined> {
+  const em = deps.orm.em.fork();
+  try {
+    if (request.headers.authorization !== undefined) {
+      // A credential that is given is always checked, even from an allowed address: a bad one answers 401, an
+      // account's 403, and neither silently passes as the address.
+      const raw = bearerOrBasic(request);
+      if (raw !== undefined && deps.config.metrics.token !== undefined && sameSecret(raw, deps.config.metrics.token)) return undefined;
+      if (claimsInstallationKey(raw)) {
+        await authenticateInstallationKey(em, raw);
+        return undefined;
+      }
+      await authenticate(em, raw);
+      return new ForbiddenError(ACCOUNT_REFUSED);
     }
-    if (role === 'admin') return undefined;
+    const token = sessionToken(request);
+    const session = token === undefined ? undefined : await sessions.resolve(em, token);
+    if (session?.kind === 'installation') return undefined;
+    if (session) return new ForbiddenError(ACCOUNT_REFUSED);
+  } catch (e) {
+    if (e instanceof AppError) return e;
+    throw e;
   }
   // request.ip is the socket's address; Fastify reads X-Forwarded-For into it only under trustProxy (not set today),
   // so a client cannot claim an allowed address with a header.
   const address = request.ip;
   if (address && isAllowed(allowed, address)) return undefined;
-  return new ForbiddenError(
-    role
-      ? `Reading /metrics needs the admin role; this key has ${role}`
-      : 'Reading /metrics needs an admin API key (Authorization: Bearer sky_...) or a client address listed in SKYLOFT_METRICS_ALLOW',
-  );
+  return new ForbiddenError('Reading /metrics needs a client address listed in SKYLOFT_METRICS_ALLOW, the bearer token SKYLOFT_METRICS_TOKEN, or an installation key (Authorization: Bearer skyi_...)');
+}
+
+/** Constant time whatever the lengths: both sides are hashed to 32 bytes first. */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 export function allowList(entries: readonly string[]): BlockList {

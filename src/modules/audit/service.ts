@@ -20,6 +20,40 @@ export function recordAudit(em: Em, actor: Actor, entry: AuditEntry): void {
     accountId: actor.accountId,
     actorUserId: actor.userId,
     actorKeyId: actor.keyId,
+    actorInstallationKeyId: null,
+    actorKind: actor.kind,
+    action: entry.action,
+    entityType: entry.entityType,
+    entityId: entry.entityId ?? null,
+    before: (entry.before ?? null) as Record<string, unknown> | null,
+    after: (entry.after ?? null) as Record<string, unknown> | null,
+    ip: actor.ip ?? null,
+    userAgent: actor.userAgent ?? null,
+    requestId: actor.requestId ?? null,
+  });
+}
+
+/** Who acts for the installation: an installation key (dashboard, /metrics), or the admin CLI. */
+export interface InstallationActor {
+  kind: 'installation' | 'cli';
+  installationKeyId: string | null;
+  ip?: string;
+  userAgent?: string;
+  requestId?: string;
+}
+
+/**
+ * Queues an audit row of the installation's own people. It lands in `accountId`'s log when the action touched that
+ * account's data (a job of the account, acted on from the dashboard), so the account sees what was done to it; an
+ * installation-wide action (a queue paused, a key made) has no account and is read by no account route.
+ */
+export function recordInstallationAudit(em: Em, actor: InstallationActor, accountId: string | null, entry: AuditEntry): void {
+  em.create(AuditLog, {
+    id: newId(),
+    accountId,
+    actorUserId: null,
+    actorKeyId: null,
+    actorInstallationKeyId: actor.installationKeyId,
     actorKind: actor.kind,
     action: entry.action,
     entityType: entry.entityType,

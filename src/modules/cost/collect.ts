@@ -2,7 +2,8 @@ import type { CostReader } from '../../clouds/ports.ts';
 import type { Em } from '../../db/orm.ts';
 import type { Queues } from '../../queue/catalog.ts';
 import type { Actor } from '../../shared/actor.ts';
-import { AppError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import type { Redis } from 'ioredis';
+import { AppError, NotFoundError, RateLimitedError, ValidationError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
@@ -26,6 +27,13 @@ export interface CostSettings {
   backfillDays: number;
 }
 
+/** SKYLOFT_QUOTA_COST_COLLECTIONS_PER_HOUR, counted in Redis (shared by every api process). */
+export interface ManualCollectionLimit {
+  redis: Redis;
+  prefix: string;
+  perHour: number;
+}
+
 /**
  * Cost collection runs. A run is a row first (queued), then a job; the worker runs one collection per credential at
  * a time (a unique index on running runs), because a run replaces the days it fetched. Every paid request is
@@ -35,21 +43,50 @@ export class CostService {
   private readonly queues: Queues;
   private readonly log: Logger;
   readonly settings: CostSettings;
+  private readonly manualLimit: ManualCollectionLimit | undefined;
 
-  constructor(queues: Queues, log: Logger, settings: CostSettings) {
+  constructor(queues: Queues, log: Logger, settings: CostSettings, manualLimit?: ManualCollectionLimit) {
     this.queues = queues;
     this.log = log;
     this.settings = settings;
+    this.manualLimit = manualLimit;
   }
 
   /** POST /v1/costs/collect: one run per credential in scope over [from, to) (default: the scheduled window). */
   async request(em: Em, actor: Actor, body: { credentialId?: string; from?: string; to?: string }): Promise<string[]> {
     const range = this.checkRange(body.from ?? addDays(today(), -this.settings.lookbackDays), body.to ?? addDays(today(), 1));
+    const credentials = await credentialsInScope(em, actor.accountId, body.credentialId);
+    await this.takeManualCollections(actor.accountId, credentials.length);
     const runIds: string[] = [];
-    for (const c of await credentialsInScope(em, actor.accountId, body.credentialId)) {
+    for (const c of credentials) {
       runIds.push(await this.start(em, c, 'manual', range, actor.userId));
     }
     return runIds;
+  }
+
+  /**
+   * Every manual collection makes paid billing API calls, so by hand an account could bypass the cost schedule's
+   * floor: it may start SKYLOFT_QUOTA_COST_COLLECTIONS_PER_HOUR of them (one per credential in scope) per clock hour.
+   * INCRBY is atomic, so concurrent requests at the limit cannot both pass; a refused request gives its count back and
+   * answers 429 with Retry-After before anything is written.
+   */
+  private async takeManualCollections(accountId: string, runs: number): Promise<void> {
+    if (!this.manualLimit || runs === 0 || this.manualLimit.perHour === Number.POSITIVE_INFINITY) return;
+    const { redis, prefix, perHour } = this.manualLimit;
+    const hour = 3_600_000;
+    const now = Date.now();
+    const windowStart = now - (now % hour);
+    const key = `${prefix}:quota:cost-collections:${accountId}:${windowStart}`;
+    const replies = (await redis.multi().incrby(key, runs).pexpire(key, hour * 2).exec()) ?? [];
+    const used = Number(replies[0]?.[1]);
+    if (used <= perHour) return;
+    await redis.decrby(key, runs);
+    const retryAfter = Math.max(1, Math.ceil((windowStart + hour - now) / 1000));
+    throw new RateLimitedError(retryAfter, {
+      code: 'quota_exceeded',
+      message: `This account may start ${perHour} manual cost collections per hour (SKYLOFT_QUOTA_COST_COLLECTIONS_PER_HOUR; one per credential in scope) and has started ${used - runs}; retry after ${retryAfter} s`,
+      details: { quota: 'costCollectionsPerHour', limit: perHour, used: used - runs, variable: 'SKYLOFT_QUOTA_COST_COLLECTIONS_PER_HOUR' },
+    });
   }
 
   /** The window a trigger fetches: the last few days (scheduled) or the backfill (first connection), through today. */
@@ -72,7 +109,7 @@ export class CostService {
     });
     await em.flush();
     try {
-      await withTimeout(this.queues.add('cost-collect', { runId: run.id }), 2_000, 'Redis');
+      await withTimeout(this.queues.add('cost-collect', { runId: run.id, accountId: run.accountId }), 2_000, 'Redis');
     } catch (err) {
       this.log.warn({ err, runId: run.id }, 'could not enqueue the cost collection; the reconciler will');
     }

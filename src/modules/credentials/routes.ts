@@ -59,10 +59,10 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       },
     }, async (req, reply) => {
       const credential = await service.create(req.em, req.actor, req.body);
-      await deps.health.enqueue(credential.id); // the contract: a health check is queued at once
+      await deps.health.enqueue(credential); // the contract: a health check is queued at once
       await deps.cost.start(req.em, credential, 'backfill', deps.cost.windowFor('backfill'), req.actor.userId);
       // Best effort: the scheduler role's reconcile registers it within a minute if Redis is away now.
-      await withTimeout(deps.schedules.get(req.em, req.actor.accountId).then((s) => deps.schedules.upsertFor(credential.id, s)), 2_000, 'Redis').catch(
+      await withTimeout(deps.schedules.get(req.em, req.actor.accountId).then((s) => deps.schedules.upsertFor(credential, s)), 2_000, 'Redis').catch(
         (err: unknown) => req.log.warn({ err }, 'could not register the credential\'s schedules yet'),
       );
       return reply.status(201).send(credentialView(credential));
@@ -118,7 +118,7 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       },
     }, async (req) => {
       const credential = await service.rotateSecret(req.em, req.actor, req.params.id, req.body.secret);
-      await deps.health.enqueue(credential.id);
+      await deps.health.enqueue(credential);
       return credentialView(credential);
     });
   };

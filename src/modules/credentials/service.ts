@@ -9,6 +9,7 @@ import { iso } from '../../shared/time.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import type { KeyRing } from '../../shared/vault.ts';
 import { OutboundGuard } from '../../shared/outbound.ts';
+import { assertQuota, lockAccountQuotas } from '../accounts/quotas.ts';
 import { recordAudit } from '../audit/service.ts';
 import { Resource } from '../provisioning/entities.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
@@ -61,15 +62,19 @@ export interface CredentialPolicy {
   outbound?: OutboundGuard;
   /** SKYLOFT_AWS_HOST_IDENTITY. */
   awsHostIdentity?: boolean;
+  /** SKYLOFT_QUOTA_CREDENTIALS: credentials one account may hold (each is synced, checked and billed on schedule). */
+  maxCredentials?: number;
 }
 
 export class CredentialService {
   private readonly ring: KeyRing;
   private readonly outbound: OutboundGuard;
   private readonly secretPolicy: SecretPolicy;
+  private readonly maxCredentials: number;
 
   constructor(ring: KeyRing, policy: CredentialPolicy = {}) {
     this.ring = ring;
+    this.maxCredentials = policy.maxCredentials ?? Infinity;
     this.outbound = policy.outbound ?? new OutboundGuard({ allowedEndpoints: [], localMode: false });
     this.secretPolicy = { awsHostIdentity: policy.awsHostIdentity ?? false, endpointProblem: (url) => this.outbound.problem(url) };
   }
@@ -83,9 +88,17 @@ export class CredentialService {
     const refused = this.outbound.endpointProblems(input.endpoints);
     if (refused.length > 0) throw new ValidationError(refused.map((p) => `${p.path} ${p.message}`).join('; '), refused);
     const secret = parseSecret(input.provider, input.secret, this.secretPolicy);
-    if ((await em.count(Credential, { accountId: actor.accountId, name: input.name })) > 0) {
-      throw new ConflictError(`A credential named "${input.name}" already exists in this account`);
-    }
+    return em.transactional(async (tx) => {
+      await lockAccountQuotas(tx, actor.accountId);
+      if ((await tx.count(Credential, { accountId: actor.accountId, name: input.name })) > 0) {
+        throw new ConflictError(`A credential named "${input.name}" already exists in this account`);
+      }
+      await assertQuota(tx, 'credentials', this.maxCredentials, actor.accountId);
+      return this.insert(tx, actor, input, secret);
+    });
+  }
+
+  private insert(em: Em, actor: Actor, input: NewCredential, secret: CredentialSecret): Credential {
     const id = newId();
     const credential = em.create(Credential, {
       id,
@@ -102,7 +115,6 @@ export class CredentialService {
       updatedBy: actor.userId,
     });
     recordAudit(em, actor, { action: 'credential.create', entityType: 'credential', entityId: id, after: credentialView(credential) });
-    await em.flush();
     return credential;
   }
 

@@ -3,16 +3,21 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BaseAdapter } from '@bull-board/api/baseAdapter';
 import type { AppControllerRoute, BullBoardQueues, IServerAdapter, UIConfig } from '@bull-board/api/typings/app';
 import { FastifyAdapter } from '@bull-board/fastify';
+import { accountJobs } from '../../queue/account-jobs.ts';
 import { QUEUE_NAMES, type Queues } from '../../queue/catalog.ts';
+import { AccountQueueAdapter } from './account-board.ts';
 
 /** Where the dashboard lives; bull-board's UI builds its asset and API URLs from this. */
 export const BOARD_PATH = '/admin/queues';
+/** The sign-in form's page; POST /sign-in and POST /admin/sign-in both sign in (the contract's "Browser sessions"). */
 export const SIGN_IN_PATH = '/admin/sign-in';
 export const SIGN_OUT_PATH = '/admin/sign-out';
+export const SIGN_IN_PATHS = ['/sign-in', SIGN_IN_PATH];
+export const SIGN_OUT_PATHS = ['/sign-out', SIGN_OUT_PATH];
 
 /**
  * A bull-board server adapter that registers nothing: it keeps what createBullBoard hands it (the API routes, the
- * queues, the UI config) so routes.ts can answer each API call from the board of the caller's role.
+ * queues, the UI config) so routes.ts can answer each API call from the board of the caller's session.
  */
 class BoardCollector implements IServerAdapter {
   routes: AppControllerRoute[] = [];
@@ -53,8 +58,13 @@ export interface Board {
 }
 
 export interface Boards {
-  /** Every action (retry, promote, clean, pause, remove...) when `readOnly` is false; none when true. */
+  /**
+   * Every action (retry, promote, clean, pause, remove...) when `readOnly` is false; none when true. Over every
+   * account's jobs: an installation key's board. An account's session gets accountBoard's queues instead.
+   */
   board(readOnly: boolean): Board;
+  /** One account's view of every queue (AccountQueueAdapter): for its sessions, with the board's handlers. */
+  accountQueues(accountId: string, readOnly: boolean): BullBoardQueues;
   /** The Fastify plugin serving the UI (entry page and static assets) under BOARD_PATH. */
   ui: ReturnType<FastifyAdapter['registerPlugin']>;
   /** Every API route of bull-board: the set routes.ts registers. */
@@ -68,7 +78,8 @@ const options = { uiConfig: { boardTitle: 'Skyloft queues', hideDocsLink: true, 
  * each queue adapter, fixed when its board is made, so a per-role view needs one board per mode. The read-only
  * board reports readOnlyMode to the UI (which then shows no action buttons) and refuses mutations itself; routes.ts
  * refuses them with 403 before that. Both share the same BullMQ Queue objects (one Redis connection), and are made
- * on first use, so building the app (tests build many) touches no queue.
+ * on first use, so building the app (tests build many) touches no queue. An account's session is answered by the
+ * same handlers over queue adapters scoped to its account, made per request (they hold no connection of their own).
  */
 export function createBoards(queues: Queues): Boards {
   const collect = (adapters: BaseAdapter[]) => {
@@ -98,20 +109,28 @@ export function createBoards(queues: Queues): Boards {
   createBullBoard({ queues: [], serverAdapter: ui as unknown as IServerAdapter, options });
   ui.setApiRoutes([]);
 
+  const jobs = accountJobs(queues);
+  const accountQueues = (accountId: string, readOnly: boolean): BullBoardQueues =>
+    new Map(QUEUE_NAMES.map((name) => [name, withRedaction(new AccountQueueAdapter(queues.get(name), { queueName: name, accountId, jobs }, adapterOptions(name, readOnly)))]));
+
   return {
     board,
+    accountQueues,
     ui: ui.registerPlugin(),
     routes: collect([]).routes.flatMap((r) => paths(r).map((route) => ({ method: methods(r), route }))),
   };
 }
 
 function queueAdapters(queues: Queues, readOnlyMode: boolean): BaseAdapter[] {
-  return QUEUE_NAMES.map((name) => {
-    const queue = new BullMQAdapter(queues.get(name), { readOnlyMode, allowRetries: !readOnlyMode, description: describe(name) });
-    // Payloads carry ids only (src/queue/catalog.ts); this is a second fence should a field ever hold more.
-    queue.setFormatter('data', redactSecrets);
-    return queue;
-  });
+  return QUEUE_NAMES.map((name) => withRedaction(new BullMQAdapter(queues.get(name), adapterOptions(name, readOnlyMode))));
+}
+
+const adapterOptions = (name: string, readOnlyMode: boolean) => ({ readOnlyMode, allowRetries: !readOnlyMode, description: describe(name) });
+
+function withRedaction<A extends BaseAdapter>(adapter: A): A {
+  // Payloads carry ids only (src/queue/catalog.ts); this is a second fence should a field ever hold more.
+  adapter.setFormatter('data', redactSecrets);
+  return adapter;
 }
 
 const methods = (r: AppControllerRoute) => [r.method].flat().map((m) => m.toUpperCase());

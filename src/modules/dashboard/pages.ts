@@ -36,11 +36,11 @@ export function signInPage(message?: { kind: 'error' | 'info'; text: string }): 
     'Sign in',
     `<h1>Skyloft queue dashboard</h1>
 ${note}<form method="post" action="${SIGN_IN_PATH}">
-  <label for="apiKey">API key</label>
-  <input id="apiKey" name="apiKey" type="password" autocomplete="off" required placeholder="sky_..." autofocus>
+  <label for="apiKey">API key or installation key</label>
+  <input id="apiKey" name="apiKey" type="password" autocomplete="off" required placeholder="sky_... or skyi_..." autofocus>
   <button type="submit">Sign in</button>
 </form>
-<p class="hint">Sign in with a Skyloft API key. Admins can retry, promote, clean, pause and remove jobs; operators and viewers see the queues read-only. The dashboard shows the queues of the whole installation.</p>`,
+<p class="hint">With an account's API key you see that account's jobs only: its admins can retry, promote and remove them, its operators and viewers see them read-only. An installation key sees and acts on every account's jobs and queues.</p>`,
   );
 }
 

@@ -1,60 +1,96 @@
+import type { BullBoardQueues } from '@bull-board/api/typings/app';
 import cookie from '@fastify/cookie';
-import { isConnectionError } from '../../db/connection-errors.ts';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isConnectionError } from '../../db/connection-errors.ts';
 import type { AppDeps } from '../../http/deps.ts';
-import { publicScope } from '../../http/plugins/auth.ts';
+import { publicScope, sameOrigin } from '../../http/plugins/auth.ts';
+import { accountJobs, accountOf, type JobState, type Listing } from '../../queue/account-jobs.ts';
+import { QUEUE_NAMES, type QueueName, type Queues } from '../../queue/catalog.ts';
 import type { Actor } from '../../shared/actor.ts';
-import { DependencyError, ForbiddenError, NotFoundError, UnauthorizedError } from '../../shared/errors.ts';
+import { DependencyError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../shared/errors.ts';
 import { withTimeout } from '../../shared/timeout.ts';
-import { recordAudit } from '../audit/service.ts';
-import { BOARD_PATH, SIGN_IN_PATH, SIGN_OUT_PATH, createBoards, type Boards } from './board.ts';
+import { recordAudit, recordInstallationAudit, type AuditEntry } from '../audit/service.ts';
+import { BOARD_PATH, SIGN_IN_PATH, SIGN_IN_PATHS, SIGN_OUT_PATH, SIGN_OUT_PATHS, createBoards, type Boards } from './board.ts';
 import { signInPage, signOutPage } from './pages.ts';
-import { DashboardSessions, type DashboardPrincipal } from './sessions.ts';
+import { DashboardSessions, SESSION_COOKIE, type DashboardPrincipal } from './sessions.ts';
 import { signInAttempt } from './throttle.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set on every /admin route except the sign-in and sign-out pages: the browser's dashboard session. */
+    /** Set on every /admin route except the sign-in and sign-out pages: the browser's session. */
     dashboard: DashboardPrincipal | null;
   }
 }
 
-export const SESSION_COOKIE = 'skyloft_dashboard';
+export { SESSION_COOKIE };
+/** The cookie of sessions made before they covered /v1 (path /admin): cleared on sign-in and sign-out. */
+const OLD_COOKIE = 'skyloft_dashboard';
 const API_PREFIX = `${BOARD_PATH}/api/`;
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 /** bull-board calls that take longer than this are answered 503: Redis is down or not answering. */
 const BOARD_CALL_TIMEOUT_MS = 5_000;
 
 /**
- * /admin: the BullMQ dashboard (bull-board) at /admin/queues behind a cookie session made by signing in with an
- * API key at /admin/sign-in. Admins get every action; operators and viewers get a read-only board, and their
- * mutating API calls answer 403 whatever the UI shows. The /v1 bearer plugin does not cover /admin; this one does.
+ * What an account's session may call in bull-board's API, by bull-board's own route. Anything else (pausing, resuming,
+ * emptying, obliterating or cleaning a whole queue, adding jobs, editing a job's data, delay or priority, editing or
+ * removing job schedulers, Redis and worker details, and any route a later bull-board adds) is the installation
+ * key's alone: fail closed.
+ * - read: answered over the account's own queue adapters (its counts, jobs and schedulers only);
+ * - job: one job, which must be the account's (404 otherwise, exactly as an unknown id);
+ * - bulk: retry, remove or promote every job of the account in one state: its own, never the queue's;
+ * - scheduler: run one of the account's job schedulers now (what POST /v1/inventory/sync and friends already allow).
+ * Acting at all needs the admin role.
+ */
+const ACCOUNT_ROUTES: Record<string, 'read' | 'job' | 'bulk' | 'scheduler'> = {
+  'GET /api/queues': 'read',
+  'GET /api/job-schedulers': 'read',
+  'GET /api/queues/:queueName/default-job-options': 'read',
+  'GET /api/queues/:queueName/job-data-schema': 'read',
+  'GET /api/queues/:queueName/:jobId': 'job',
+  'GET /api/queues/:queueName/:jobId/logs': 'job',
+  'GET /api/queues/:queueName/:jobId/flow': 'job',
+  'PUT /api/queues/:queueName/:jobId/retry': 'job',
+  'PUT /api/queues/:queueName/:jobId/clean': 'job',
+  'PUT /api/queues/:queueName/:jobId/promote': 'job',
+  'PUT /api/queues/:queueName/retry/:queueStatus': 'bulk',
+  'PUT /api/queues/:queueName/clean/:queueStatus': 'bulk',
+  'PUT /api/queues/:queueName/promote': 'bulk',
+  'PUT /api/queues/:queueName/job-schedulers/:schedulerId/run': 'scheduler',
+};
+
+/**
+ * Browser sessions and the queue dashboard. POST /sign-in (or /admin/sign-in) takes an account's API key or an
+ * installation key and sets the session cookie for path `/`: /v1 reads it too (src/http/plugins/auth.ts). The
+ * dashboard (bull-board at /admin/queues) shows an installation key's session every account's jobs with every action,
+ * and an account's session that account's jobs only (admins may retry, remove and promote them; operators and viewers
+ * read). The /v1 bearer plugin does not cover these routes; the onRequest hook below does.
  */
 export function dashboardRoutes(deps: AppDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     const sessions = new DashboardSessions(deps.config.dashboard.sessionTtlMs);
     const boards = createBoards(deps.queues);
-    publicScope(app); // not API-key routes: the onRequest hook below guards them with the dashboard's sessions
+    publicScope(app); // not API-key routes: the onRequest hook below guards them with the sessions
     await app.register(cookie);
     await app.register(formbody);
     app.decorateRequest('dashboard', null);
 
     app.addHook('onRequest', async (request, reply) => {
       const route = request.routeOptions.url ?? '';
-      if (route === SIGN_IN_PATH || route === SIGN_OUT_PATH) return;
+      if (SIGN_IN_PATHS.includes(route) || SIGN_OUT_PATHS.includes(route)) return;
       const token = request.cookies[SESSION_COOKIE];
       const session = await sessions.resolve(request.em, token).catch(postgresDown);
       if (!session) {
         if (token !== undefined) clearSessionCookie(reply);
         // The UI's own API calls get a JSON 401 (a redirect would be parsed as data); pages go to the sign-in.
-        if (route.startsWith(API_PREFIX)) throw new UnauthorizedError(`Sign in at ${SIGN_IN_PATH}: no valid dashboard session`);
+        if (route.startsWith(API_PREFIX)) throw new UnauthorizedError(`Sign in at ${SIGN_IN_PATH}: no valid session`);
         return reply.redirect(SIGN_IN_PATH, 302);
       }
       request.dashboard = session;
-      request.log = request.log.child({ accountId: session.accountId, keyId: session.keyId, dashboardSessionId: session.sessionId });
+      const who = session.kind === 'account' ? { accountId: session.accountId, keyId: session.keyId } : { installationKeyId: session.installationKeyId };
+      request.log = request.log.child({ ...who, dashboardSessionId: session.sessionId });
       if (!SAFE_METHODS.has(request.method) && !sameOrigin(request)) {
-        throw new ForbiddenError('Cross-site request refused: the Origin (or Referer) header must name this host');
+        throw new ForbiddenError('Cross-site request refused: the Origin header must name this host');
       }
     });
 
@@ -64,48 +100,56 @@ export function dashboardRoutes(deps: AppDeps) {
       if (!request.url.startsWith(`${BOARD_PATH}/static/`)) reply.header('cache-control', 'no-store');
     });
 
-    app.get(SIGN_IN_PATH, { schema: { hide: true } }, async (request, reply) => {
-      const signedOut = (request.query as Record<string, unknown>)['signed-out'] !== undefined;
-      return html(reply, 200, signInPage(signedOut ? { kind: 'info', text: 'You are signed out.' } : undefined));
-    });
-
-    app.post(SIGN_IN_PATH, { schema: { hide: true }, bodyLimit: 4_096 }, async (request, reply) => {
-      if (!sameOrigin(request)) {
-        return html(reply, 403, signInPage({ kind: 'error', text: 'This form must be sent from this site (the Origin header did not match).' }));
-      }
-      const attempt = await signInAttempt(deps, request.ip).catch((err: unknown) => {
-        request.log.warn({ err }, 'sign-in rate limiter unavailable (Redis); attempt allowed');
-        return undefined;
+    for (const path of SIGN_IN_PATHS) {
+      app.get(path, { schema: { hide: true } }, async (request, reply) => {
+        const signedOut = (request.query as Record<string, unknown>)['signed-out'] !== undefined;
+        return html(reply, 200, signInPage(signedOut ? { kind: 'info', text: 'You are signed out.' } : undefined));
       });
-      if (attempt && !attempt.allowed) {
-        reply.header('retry-after', String(attempt.retryAfterSeconds));
-        return html(reply, 429, signInPage({ kind: 'error', text: `Too many sign-in attempts from your address; try again in ${attempt.retryAfterSeconds} s.` }));
-      }
-      const body = request.body as Record<string, unknown> | undefined;
-      const rawKey = typeof body?.apiKey === 'string' ? body.apiKey.trim() : undefined;
-      // A new session replaces the browser's old one (no session fixation, no orphan rows).
-      await sessions.signOut(request.em, request.cookies[SESSION_COOKIE]).catch(postgresDown);
-      try {
-        const { token, expiresAt, principal } = await sessions.signIn(request.em, rawKey, actorInfo(request)).catch(postgresDown);
-        reply.setCookie(SESSION_COOKIE, token, { path: '/admin', httpOnly: true, secure: true, sameSite: 'strict', expires: expiresAt });
-        request.log.info({ accountId: principal.accountId, keyId: principal.keyId, role: principal.role }, 'dashboard sign-in');
-        return reply.redirect(`${BOARD_PATH}/`, 303);
-      } catch (err) {
-        if (!(err instanceof UnauthorizedError)) throw err;
-        request.log.info('dashboard sign-in refused: key not accepted');
-        return html(reply, 401, signInPage({ kind: 'error', text: 'That API key was not accepted: it is unknown, expired or revoked, or its user is deactivated.' }));
-      }
-    });
+
+      app.post(path, { schema: { hide: true }, bodyLimit: 4_096 }, async (request, reply) => {
+        if (!sameOrigin(request)) {
+          return html(reply, 403, signInPage({ kind: 'error', text: 'This form must be sent from this site (the Origin header did not match).' }));
+        }
+        const attempt = await signInAttempt(deps, request.ip).catch((err: unknown) => {
+          request.log.warn({ err }, 'sign-in rate limiter unavailable (Redis); attempt allowed');
+          return undefined;
+        });
+        if (attempt && !attempt.allowed) {
+          reply.header('retry-after', String(attempt.retryAfterSeconds));
+          return html(reply, 429, signInPage({ kind: 'error', text: `Too many sign-in attempts from your address; try again in ${attempt.retryAfterSeconds} s.` }));
+        }
+        const body = request.body as Record<string, unknown> | undefined;
+        const rawKey = typeof body?.apiKey === 'string' ? body.apiKey.trim() : undefined;
+        // A new session replaces the browser's old one (no session fixation, no orphan rows).
+        await sessions.signOut(request.em, request.cookies[SESSION_COOKIE]).catch(postgresDown);
+        try {
+          const { token, expiresAt, principal } = await sessions.signIn(request.em, rawKey, actorInfo(request)).catch(postgresDown);
+          reply.setCookie(SESSION_COOKIE, token, { path: '/', httpOnly: true, secure: true, sameSite: 'strict', expires: expiresAt });
+          clearOldCookie(request, reply);
+          const who = principal.kind === 'account' ? { accountId: principal.accountId, keyId: principal.keyId, role: principal.role } : { installationKeyId: principal.installationKeyId };
+          request.log.info(who, 'dashboard sign-in');
+          // There is no console yet: everyone lands on the dashboard.
+          return reply.redirect(`${BOARD_PATH}/`, 303);
+        } catch (err) {
+          if (!(err instanceof UnauthorizedError)) throw err;
+          request.log.info('dashboard sign-in refused: key not accepted');
+          return html(reply, 401, signInPage({ kind: 'error', text: 'That key was not accepted: it is unknown, expired or revoked, or its user is deactivated.' }));
+        }
+      });
+    }
 
     // A GET confirmation page (bull-board's header links are plain links), whose form POSTs the sign-out.
     app.get(SIGN_OUT_PATH, { schema: { hide: true } }, async (_request, reply) => html(reply, 200, signOutPage()));
 
-    app.post(SIGN_OUT_PATH, { schema: { hide: true }, bodyLimit: 4_096 }, async (request, reply) => {
-      if (!sameOrigin(request)) throw new ForbiddenError('Cross-site request refused: the Origin (or Referer) header must name this host');
-      await sessions.signOut(request.em, request.cookies[SESSION_COOKIE]).catch(postgresDown);
-      clearSessionCookie(reply);
-      return reply.redirect(`${SIGN_IN_PATH}?signed-out`, 303);
-    });
+    for (const path of SIGN_OUT_PATHS) {
+      app.post(path, { schema: { hide: true }, bodyLimit: 4_096 }, async (request, reply) => {
+        if (!sameOrigin(request)) throw new ForbiddenError('Cross-site request refused: the Origin header must name this host');
+        await sessions.signOut(request.em, request.cookies[SESSION_COOKIE]).catch(postgresDown);
+        clearSessionCookie(reply);
+        clearOldCookie(request, reply);
+        return reply.redirect(`${SIGN_IN_PATH}?signed-out`, 303);
+      });
+    }
 
     // bull-board's adapter installs its own error handler, which answers 500 with the raw error message; errors
     // under /admin (PostgreSQL down during the session check included) go through the app's one handler instead.
@@ -122,7 +166,9 @@ export function dashboardRoutes(deps: AppDeps) {
   };
 }
 
-/** bull-board's API, each call answered by the board of the session's role. */
+type BoardResult = { status?: number; body?: unknown };
+
+/** bull-board's API: an installation key's session over every job, an account's over its own (ACCOUNT_ROUTES). */
 function registerBoardApi(app: FastifyInstance, deps: AppDeps, boards: Boards): void {
   for (const { method, route } of boards.routes) {
     app.route({
@@ -131,36 +177,65 @@ function registerBoardApi(app: FastifyInstance, deps: AppDeps, boards: Boards): 
       schema: { hide: true },
       handler: async (request, reply) => {
         const session = request.dashboard!;
+        const verb = request.method === 'HEAD' ? 'GET' : request.method;
         const mutates = !SAFE_METHODS.has(request.method);
-        if (mutates && session.role !== 'admin') {
-          throw new ForbiddenError(`Queue actions need the admin role; this dashboard session has ${session.role}`);
-        }
-        const board = boards.board(session.role !== 'admin');
-        const handler = board.handler(request.method === 'HEAD' ? 'GET' : request.method, route);
-        if (!handler) throw new NotFoundError('Dashboard API route', `${request.method} ${route}`);
-        const call = handler({
-          queues: board.queues,
-          uiConfig: board.uiConfig,
-          params: (request.params ?? {}) as Record<string, string>,
-          query: (request.query ?? {}) as Record<string, string>,
-          body: (request.body ?? {}) as Record<string, unknown>,
-          headers: request.headers as Record<string, string | undefined>,
-        });
-        const result = await withTimeout(Promise.resolve(call), BOARD_CALL_TIMEOUT_MS, 'Redis').catch((err: unknown) => {
-          if (deps.redis.status !== 'ready' || (err instanceof Error && err.message.includes('did not answer'))) {
-            throw new DependencyError('redis', 'Redis is unavailable; try again shortly', err);
+        const params = (request.params ?? {}) as Record<string, string>;
+        const queueName = queueNamed(params.queueName);
+        const call = async (queues: BullBoardQueues, readOnly: boolean) => {
+          const board = boards.board(readOnly);
+          const handler = board.handler(verb, route);
+          if (!handler) throw new NotFoundError('Dashboard API route', `${request.method} ${route}`);
+          return (await handler({
+            queues,
+            uiConfig: board.uiConfig,
+            params,
+            query: (request.query ?? {}) as Record<string, string>,
+            body: (request.body ?? {}) as Record<string, unknown>,
+            headers: request.headers as Record<string, string | undefined>,
+          })) as BoardResult;
+        };
+
+        const jobOf = (name: QueueName) => withTimeout(deps.queues.get(name).getJob(params.jobId ?? ''), BOARD_CALL_TIMEOUT_MS, 'Redis').catch(redisDown(deps));
+        let owner: string | null = null;
+        let work: Promise<BoardResult>;
+        if (session.kind === 'installation') {
+          // Whose job it was, for the audit row: read before the action (a removed job is gone after it).
+          owner = mutates && queueName && params.jobId ? accountOf((await jobOf(queueName))?.data) : null;
+          work = call(boards.board(false).queues, false);
+        } else {
+          const rule = ACCOUNT_ROUTES[`${verb} ${route}`];
+          if (!rule) throw new ForbiddenError('Only an installation key may do this: an account sees and acts on its own jobs only');
+          if (mutates && session.role !== 'admin') {
+            throw new ForbiddenError(`Queue actions need the admin role; this dashboard session has ${session.role}`);
           }
-          throw err;
-        });
+          const readOnly = session.role !== 'admin';
+          if (rule !== 'read' && !queueName) throw new NotFoundError('Queue', params.queueName);
+          if (rule === 'job') {
+            // Another account's job answers exactly as one that exists nowhere.
+            const job = await jobOf(queueName!);
+            if (!job || accountOf(job.data) !== session.accountId) throw new NotFoundError('Job', params.jobId);
+          }
+          work = rule === 'bulk'
+            ? actOnOwnJobs(deps.queues, queueName!, route, params, session.accountId)
+            : call(boards.accountQueues(session.accountId, readOnly), readOnly);
+        }
+        const result = await withTimeout(work, BOARD_CALL_TIMEOUT_MS, 'Redis').catch(redisDown(deps));
         const status = result.status ?? 200;
         if (mutates && status < 400) {
-          // Queues are installation-wide; the audit row lands in the acting user's account.
-          recordAudit(request.em, { kind: 'user', ...session, ...actorInfo(request) }, {
+          const entry: AuditEntry = {
             action: 'queue.action',
             entityType: 'queue',
-            entityId: (request.params as Record<string, string | undefined>).queueName,
-            after: { method: request.method, route, params: request.params },
-          });
+            entityId: params.queueName,
+            after: { method: request.method, route, params },
+          };
+          // An account's action lands in its own log; an installation key's in the log of the account whose job it
+          // touched, or in the installation's own (no account) for a whole queue.
+          if (session.kind === 'account') {
+            const { accountId, userId, keyId, role } = session;
+            recordAudit(request.em, { kind: 'user', accountId, userId, keyId, role, ...actorInfo(request) }, entry);
+          } else {
+            recordInstallationAudit(request.em, { kind: 'installation', installationKeyId: session.installationKeyId, ...actorInfo(request) }, owner, entry);
+          }
           await request.em.flush();
         }
         return reply.status(status).send(result.body);
@@ -169,19 +244,45 @@ function registerBoardApi(app: FastifyInstance, deps: AppDeps, boards: Boards): 
   }
 }
 
+/** bull-board's status names for the states retry and clean take (`wait` is BullMQ's own name for waiting). */
+const STATES: Record<string, JobState> = { completed: 'completed', failed: 'failed', delayed: 'delayed', prioritized: 'prioritized', waiting: 'waiting', wait: 'waiting' };
+
 /**
- * CSRF fence beside SameSite=Strict: a state-changing request must come from a page of this host. Browsers send
- * Origin on every POST/PUT/PATCH; Referer is the fallback for the few that omit it.
+ * An account's "retry all", "clean all" and "promote all": every job of the account in that state (a fresh scan, not
+ * the shared pass), each read again and checked to be the account's before it is touched. Answers as bull-board does.
  */
-function sameOrigin(request: FastifyRequest): boolean {
-  const source = request.headers.origin ?? request.headers.referer;
-  if (!source || !request.headers.host) return false;
-  try {
-    return new URL(source).host === request.headers.host;
-  } catch {
-    return false; // "null" and other opaque origins
+async function actOnOwnJobs(queues: Queues, queueName: QueueName, route: string, params: Record<string, string>, accountId: string): Promise<BoardResult> {
+  const kind = route.endsWith('/promote') ? 'promote' : route.includes('/retry/') ? 'retry' : 'clean';
+  const state: JobState | undefined = kind === 'promote' ? 'delayed' : STATES[params.queueStatus ?? ''];
+  if (!state || (kind === 'retry' && state !== 'failed' && state !== 'completed')) {
+    throw new ValidationError(`Cannot ${kind} jobs that are ${params.queueStatus}`);
   }
+  const queue = queues.get(queueName);
+  const ids = await accountJobs(queues).scan(queueName, state satisfies Listing, accountId);
+  let done = 0;
+  for (let i = 0; i < ids.length; i += 100) {
+    const results = await Promise.all(
+      ids.slice(i, i + 100).map(async (id) => {
+        const job = await queue.getJob(id);
+        if (!job || accountOf(job.data) !== accountId) return false;
+        // A job that moved on meanwhile (or is locked by a worker) is skipped, not an error.
+        const act = kind === 'retry' ? job.retry(state as 'failed' | 'completed') : kind === 'promote' ? job.promote() : job.remove();
+        return act.then(() => true, () => false);
+      }),
+    );
+    done += results.filter(Boolean).length;
+  }
+  return kind === 'retry' ? { status: 200, body: { retried: done, skipped: ids.length - done } } : { status: 200, body: {} };
 }
+
+const queueNamed = (name: string | undefined): QueueName | undefined => (QUEUE_NAMES as readonly string[]).includes(name ?? '') ? (name as QueueName) : undefined;
+
+const redisDown = (deps: AppDeps) => (err: unknown): never => {
+  if (deps.redis.status !== 'ready' || (err instanceof Error && err.message.includes('did not answer'))) {
+    throw new DependencyError('redis', 'Redis is unavailable; try again shortly', err);
+  }
+  throw err;
+};
 
 /** A PostgreSQL that cannot be reached answers 503 (the driver's raw socket errors are not ConnectionExceptions). */
 function postgresDown(err: unknown): never {
@@ -192,7 +293,11 @@ function postgresDown(err: unknown): never {
 }
 
 function clearSessionCookie(reply: FastifyReply): void {
-  reply.clearCookie(SESSION_COOKIE, { path: '/admin', httpOnly: true, secure: true, sameSite: 'strict' });
+  reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, secure: true, sameSite: 'strict' });
+}
+
+function clearOldCookie(request: FastifyRequest, reply: FastifyReply): void {
+  if (request.cookies[OLD_COOKIE] !== undefined) reply.clearCookie(OLD_COOKIE, { path: '/admin', httpOnly: true, secure: true, sameSite: 'strict' });
 }
 
 function html(reply: FastifyReply, status: number, body: string) {

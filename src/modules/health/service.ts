@@ -32,15 +32,16 @@ export class HealthService {
   /** Queues one check per credential (all of the account's, or one); answers the check ids. */
   async request(em: Em, accountId: string, credentialId?: string): Promise<string[]> {
     const ids: string[] = [];
-    for (const c of await credentialsInScope(em, accountId, credentialId)) ids.push(await this.enqueue(c.id));
+    for (const c of await credentialsInScope(em, accountId, credentialId)) ids.push(await this.enqueue(c));
     return ids;
   }
 
   /** Best effort: a missed check is repeated by the schedule; it never fails the request that asked for it. */
-  async enqueue(credentialId: string): Promise<string> {
+  async enqueue(credential: { id: string; accountId: string }): Promise<string> {
+    const credentialId = credential.id;
     const checkId = newId();
     try {
-      await withTimeout(this.queues.add('health-check', { credentialId, checkId }), 2_000, 'Redis');
+      await withTimeout(this.queues.add('health-check', { credentialId, checkId, accountId: credential.accountId }), 2_000, 'Redis');
     } catch (err) {
       this.log.warn({ err, credentialId }, 'could not enqueue a health check');
     }

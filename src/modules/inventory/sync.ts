@@ -48,7 +48,7 @@ export class SyncService {
       return running.id;
     }
     try {
-      await withTimeout(this.queues.add('inventory-plan', { runId: id }), 2_000, 'Redis');
+      await withTimeout(this.queues.add('inventory-plan', { runId: id, accountId }), 2_000, 'Redis');
     } catch (err) {
       this.log.warn({ err, runId: id }, 'could not enqueue the sync run; the reconciler will');
     }
@@ -69,8 +69,8 @@ export class SyncService {
     run.scopesTotal = scopes.length;
     await em.flush();
     await this.queues.addFlow(
-      { job: 'inventory-finish', payload: { runId } },
-      scopes.map((s) => ({ job: 'inventory-scope' as const, payload: { runId, region: s.region, kind: s.kind } })),
+      { job: 'inventory-finish', payload: { runId, accountId: run.accountId } },
+      scopes.map((s) => ({ job: 'inventory-scope' as const, payload: { runId, region: s.region, kind: s.kind, accountId: run.accountId } })),
     );
     return scopes;
   }

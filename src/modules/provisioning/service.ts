@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import type { Queues } from '../../queue/catalog.ts';
+import { assertQuota, lockAccountQuotas, type CountQuotas } from '../accounts/quotas.ts';
 import { recordAudit } from '../audit/service.ts';
 import { Credential, type Provider } from '../credentials/entity.ts';
 import { IdempotencyKey, Operation, Resource } from './entities.ts';
@@ -39,10 +40,12 @@ const ACTIVE: Operation['status'][] = ['queued', 'running', 'awaiting_approval']
 export class ProvisioningService {
   private readonly queues: Queues;
   private readonly log: Logger;
+  private readonly quotas: Pick<CountQuotas, 'resources' | 'activeOperations'>;
 
-  constructor(queues: Queues, log: Logger) {
+  constructor(queues: Queues, log: Logger, quotas: Pick<CountQuotas, 'resources' | 'activeOperations'> = { resources: Infinity, activeOperations: Infinity }) {
     this.queues = queues;
     this.log = log;
+    this.quotas = quotas;
   }
 
   async create(em: Em, actor: Actor, input: NewResource, idempotencyKey?: string) {
@@ -61,9 +64,14 @@ export class ProvisioningService {
     const network = await this.networkFor(em, actor.accountId, input, spec);
 
     const accepted = await em.transactional(async (tx) => {
+      await lockAccountQuotas(tx, actor.accountId);
+      // The name first: a racing request with the same Idempotency-Key must find the winner's resource and replay it,
+      // not count it against the quota.
       if ((await tx.count(Resource, { accountId: actor.accountId, name: input.name, status: { $ne: 'destroyed' } })) > 0) {
         throw new ConflictError(`A resource named "${input.name}" already exists in this account`);
       }
+      await assertQuota(tx, 'resources', this.quotas.resources, actor.accountId);
+      await assertQuota(tx, 'activeOperations', this.quotas.activeOperations, actor.accountId);
       const resource = tx.create(Resource, {
         id: newId(),
         accountId: actor.accountId,
@@ -121,6 +129,7 @@ export class ProvisioningService {
     // The same reference checks as a create: an update can name a network too.
     const network = rawSpec === undefined ? undefined : await this.networkFor(em, actor.accountId, current, spec);
     const result = await em.transactional(async (tx) => {
+      await lockAccountQuotas(tx, actor.accountId); // always before the resource's lock (see quotas.ts)
       // Lock first, then read: the status and the active-operation check below see the latest committed row.
       await lockRows(tx, 'resources', 'id', current.id);
       const resource = await tx.findOneOrFail(Resource, { id: current.id }, { refresh: true });
@@ -131,6 +140,8 @@ export class ProvisioningService {
       if (kind === 'destroy' && (await tx.count(Resource, { networkResourceId: id, status: { $ne: 'destroyed' } })) > 0) {
         throw new ConflictError(`Network ${id} is still used by live vms; destroy them first`);
       }
+      // Updates and destroys are work the workers owe too.
+      await assertQuota(tx, 'activeOperations', this.quotas.activeOperations, actor.accountId);
       const before = resourceView(resource);
       const operation = this.newOperation(tx, actor, resource, kind, spec, autoApprove);
       resource.updatedBy = actor.userId;
@@ -268,7 +279,7 @@ export class ProvisioningService {
   /** Best effort: a failure leaves the operation queued for the reconciler; the request is accepted either way. */
   async enqueue(operation: Operation, phase: 'plan' | 'apply'): Promise<void> {
     try {
-      const job = this.queues.add('provision', { operationId: operation.id, resourceId: operation.resourceId, phase });
+      const job = this.queues.add('provision', { operationId: operation.id, resourceId: operation.resourceId, phase, accountId: operation.accountId });
       await withTimeout(job, ENQUEUE_TIMEOUT_MS, 'Redis');
     } catch (err) {
       this.log.warn({ err, operationId: operation.id }, 'could not enqueue the operation; the reconciler will');

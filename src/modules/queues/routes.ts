@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps } from '../../http/deps.ts';
 import { errorBody, errorResponses } from '../../http/schemas.ts';
-import { queueCounts } from '../../queue/counts.ts';
+import { accountJobs } from '../../queue/account-jobs.ts';
 
 /** How long GET /v1/queues waits for Redis before answering 503. */
 export const QUEUES_TIMEOUT_MS = 2_000;
@@ -19,8 +19,9 @@ const queueView = z.object({
 });
 
 /**
- * Every queue's job counts, shared by all accounts (the queues are the installation's, not an account's): a viewer
- * sees load, never a job's payload. Counts come straight from Redis, so 503 when it does not answer within 2 s.
+ * Per queue, the caller's own account's jobs by state (the queues are shared by every account; another account's
+ * jobs are neither counted nor shown: src/queue/account-jobs.ts, which also says how and how fresh), and whether the
+ * queue is paused. Read from Redis, so 503 when it does not answer within 2 s.
  */
 export function queueRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   return async (app) => {
@@ -28,9 +29,9 @@ export function queueRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       config: { minRole: 'viewer' },
       schema: {
         tags: ['queues'],
-        summary: 'Per queue: waiting, active, delayed, failed and completed jobs, and whether it is paused',
+        summary: "Per queue: your account's waiting, active, delayed, failed and completed jobs, and whether the queue is paused",
         response: { 200: z.object({ items: z.array(queueView) }), ...errorResponses, 503: errorBody },
       },
-    }, async () => ({ items: await queueCounts(deps.queues, QUEUES_TIMEOUT_MS) }));
+    }, async (req) => ({ items: await accountJobs(deps.queues).counts(req.actor.accountId, QUEUES_TIMEOUT_MS) }));
   };
 }

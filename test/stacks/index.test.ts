@@ -15,6 +15,26 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** Whether @cdktf/provider-aws has been loaded in this process (CommonJS modules land in require.cache). */
 const awsLoaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('@cdktf/provider-aws'));
 
+/**
+ * Applies a synthesized stack with real terraform, offline. The runner gives the http backend its address through
+ * TF_HTTP_*; here the stack runs on local state instead, in a clean environment: nothing from the machine's TF_*
+ * settings, no registry, no version check. Returns the terraform command of that folder.
+ */
+async function applyOnLocalState(stackDir: string, name: string) {
+  const doc = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8'));
+  expect(doc.terraform.backend).toEqual({ http: {} });
+  delete doc.terraform.backend;
+  const dir = join(work, name);
+  mkdirSync(dir);
+  writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(doc));
+  writeFileSync(join(work, 'empty.tfrc'), '');
+  const env = { PATH: process.env['PATH'] ?? '', HOME: work, TF_CLI_CONFIG_FILE: join(work, 'empty.tfrc'), TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
+  const tf = (...args: string[]) => run('terraform', args, { cwd: dir, env, timeout: 20_000 });
+  await tf('init', '-input=false', '-no-color');
+  await tf('apply', '-auto-approve', '-input=false', '-no-color');
+  return tf;
+}
+
 describe('synthesizeStack', () => {
   it('synthesizes a sandbox vm that real terraform applies offline, outputs included', async () => {
     const { stackDir } = await synthesizeStack(
@@ -30,20 +50,7 @@ describe('synthesizeStack', () => {
     );
     expect(stackDir).toBe(join(work, 'out', 'stacks', 'resource'));
 
-    // The runner gives the http backend its address through TF_HTTP_*; here the test runs on local state instead.
-    const doc = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8'));
-    expect(doc.terraform.backend).toEqual({ http: {} });
-    delete doc.terraform.backend;
-    const dir = join(work, 'run');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(doc));
-    writeFileSync(join(work, 'empty.tfrc'), '');
-
-    // A clean environment: nothing from the machine's TF_* settings, no registry, no version check.
-    const env = { PATH: process.env['PATH'] ?? '', HOME: work, TF_CLI_CONFIG_FILE: join(work, 'empty.tfrc'), TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
-    const tf = (...args: string[]) => run('terraform', args, { cwd: dir, env, timeout: 20_000 });
-    await tf('init', '-input=false', '-no-color');
-    await tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const tf = await applyOnLocalState(stackDir, 'run');
     const outputs = JSON.parse((await tf('output', '-json')).stdout) as Record<string, { value: unknown }>;
 
     expect(outputs['id']?.value).toMatch(/^[0-9a-f-]{36}$/);
@@ -65,16 +72,7 @@ describe('synthesizeStack', () => {
     attacks['#{TfToken[TOKEN.2]}'] = 'as a key';
     const name = 'web #{TfToken[TOKEN.3]} ${TfToken[TOKEN.4]}';
     const { stackDir } = await synthesizeStack({ provider: 'sandbox', type: 'vm', ...common, name, spec: attacks }, join(work, 'tokens'));
-    const doc = JSON.parse(readFileSync(join(stackDir, 'cdk.tf.json'), 'utf8'));
-    delete doc.terraform.backend;
-    const dir = join(work, 'tokens-run');
-    mkdirSync(dir);
-    writeFileSync(join(dir, 'cdk.tf.json'), JSON.stringify(doc));
-    writeFileSync(join(work, 'empty.tfrc'), '');
-    const env = { PATH: process.env['PATH'] ?? '', HOME: work, TF_CLI_CONFIG_FILE: join(work, 'empty.tfrc'), TF_IN_AUTOMATION: '1', CHECKPOINT_DISABLE: '1' };
-    const tf = (...args: string[]) => run('terraform', args, { cwd: dir, env, timeout: 20_000 });
-    await tf('init', '-input=false', '-no-color');
-    await tf('apply', '-auto-approve', '-input=false', '-no-color');
+    const tf = await applyOnLocalState(stackDir, 'tokens-run');
     const state = JSON.parse((await tf('show', '-json')).stdout);
     const input = state.values.root_module.resources[0].values.input;
     expect(input.spec).toEqual(attacks);

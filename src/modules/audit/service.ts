@@ -15,22 +15,7 @@ export interface AuditEntry {
 
 /** Queues an audit row on `em`; it is written by the same flush (and transaction) as the change it describes. */
 export function recordAudit(em: Em, actor: Actor, entry: AuditEntry): void {
-  em.create(AuditLog, {
-    id: newId(),
-    accountId: actor.accountId,
-    actorUserId: actor.userId,
-    actorKeyId: actor.keyId,
-    actorInstallationKeyId: null,
-    actorKind: actor.kind,
-    action: entry.action,
-    entityType: entry.entityType,
-    entityId: entry.entityId ?? null,
-    before: (entry.before ?? null) as Record<string, unknown> | null,
-    after: (entry.after ?? null) as Record<string, unknown> | null,
-    ip: actor.ip ?? null,
-    userAgent: actor.userAgent ?? null,
-    requestId: actor.requestId ?? null,
-  });
+  createRow(em, { accountId: actor.accountId, actorUserId: actor.userId, actorKeyId: actor.keyId, actorInstallationKeyId: null, actorKind: actor.kind }, actor, entry);
 }
 
 /** Who acts for the installation: an installation key (dashboard, /metrics), or the admin CLI. */
@@ -48,21 +33,23 @@ export interface InstallationActor {
  * installation-wide action (a queue paused, a key made) has no account and is read by no account route.
  */
 export function recordInstallationAudit(em: Em, actor: InstallationActor, accountId: string | null, entry: AuditEntry): void {
+  createRow(em, { accountId, actorUserId: null, actorKeyId: null, actorInstallationKeyId: actor.installationKeyId, actorKind: actor.kind }, actor, entry);
+}
+
+type Who = Pick<AuditLog, 'accountId' | 'actorUserId' | 'actorKeyId' | 'actorInstallationKeyId' | 'actorKind'>;
+
+function createRow(em: Em, who: Who, request: { ip?: string; userAgent?: string; requestId?: string }, entry: AuditEntry): void {
   em.create(AuditLog, {
     id: newId(),
-    accountId,
-    actorUserId: null,
-    actorKeyId: null,
-    actorInstallationKeyId: actor.installationKeyId,
-    actorKind: actor.kind,
+    ...who,
     action: entry.action,
     entityType: entry.entityType,
     entityId: entry.entityId ?? null,
     before: (entry.before ?? null) as Record<string, unknown> | null,
     after: (entry.after ?? null) as Record<string, unknown> | null,
-    ip: actor.ip ?? null,
-    userAgent: actor.userAgent ?? null,
-    requestId: actor.requestId ?? null,
+    ip: request.ip ?? null,
+    userAgent: request.userAgent ?? null,
+    requestId: request.requestId ?? null,
   });
 }
 

@@ -13,7 +13,7 @@ export function defaultAccountCap(concurrency: number): number {
   return Math.max(1, Math.floor(concurrency / 2));
 }
 
-/** Where each job's account is found: the row its payload names. Scheduler ticks only enqueue: they are not capped. */
+/** Where the account of a job queued without `accountId` is found: the row its payload names. Scheduler ticks only enqueue: they are not capped. */
 const OWNER: Partial<Record<JobName, { table: string; field: string }>> = {
   provision: { table: 'operations', field: 'operationId' },
   'inventory-plan': { table: 'sync_runs', field: 'runId' },
@@ -45,9 +45,13 @@ export function withAccountCap(rt: Runtime, queue: QueueName, concurrency: numbe
   const cap = accountCap(rt, queue, concurrency);
   const owners = new Map<string, string>();
   const accountOf = async (job: Job): Promise<string | undefined> => {
+    // Every producer names the account in the payload (src/queue/catalog.ts); only jobs queued before it did need
+    // the row's. Fairness only orders work: the processors still look every row up by its id and account.
     const owner = OWNER[job.name as JobName];
     const id = owner && (job.data as Record<string, unknown>)[owner.field];
     if (!owner || typeof id !== 'string') return undefined;
+    const named = (job.data as { accountId?: unknown }).accountId;
+    if (typeof named === 'string') return named;
     const key = `${owner.table}:${id}`;
     let account = owners.get(key);
     if (account === undefined) {

@@ -51,8 +51,9 @@ export async function runWorkerCrashes(scope: Scope, opts: ChaosOptions, say: (m
   const random = mulberry32(opts.seed);
   const tmp = scope.tmpdir(); // the workers' TMPDIR: their terraform work directories, and how orphans are found
   scope.defer(() => killProcessesUnder(tmp));
-  // One account submits every operation: its quota of unfinished ones is not what this tests.
-  const env = await skyloftEnv(scope, 'chaos', { SKYLOFT_RATE_LIMIT: '100000', SKYLOFT_QUOTA_RESOURCES: 'unlimited', SKYLOFT_QUOTA_ACTIVE_OPERATIONS: 'unlimited', TMPDIR: tmp });
+  // One account submits every operation: its quota of unfinished ones is not what this tests. Two at a time per
+  // worker (the default was 2 before it became 8), so the operations outlast the kills.
+  const env = await skyloftEnv(scope, 'chaos', { SKYLOFT_RATE_LIMIT: '100000', SKYLOFT_QUOTA_RESOURCES: 'unlimited', SKYLOFT_QUOTA_ACTIVE_OPERATIONS: 'unlimited', SKYLOFT_WORKER_CONCURRENCY: '2', TMPDIR: tmp });
   const started = Date.now();
   const { url } = await startSkyloft(scope, 'api', { ...env, SKYLOFT_ROLES: 'api,scheduler' });
   let workerCount = 0;

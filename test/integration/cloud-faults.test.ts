@@ -28,7 +28,8 @@ let previousCAs: string[];
 const credentialIds: Record<Cloud, string> = { aws: '', azure: '', gcp: '' };
 
 beforeAll(async () => {
-  ctx = await createTestContext();
+  // Three clouds polled at once for minutes: more than the default 600 requests a minute per key.
+  ctx = await createTestContext({ SKYLOFT_RATE_LIMIT: '100000' });
   emu = await startEmulator({
     seed: 67,
     spend: { resources: 8, servicesPerResource: 2, days: 30 },
@@ -90,7 +91,9 @@ interface CostRun { id: string; status: string; error: string | null }
 async function costRuns(cloud: Cloud): Promise<CostRun[]> {
   let runs: CostRun[] = [];
   await until(async () => {
-    runs = (await call('GET', `/v1/costs/runs?credentialId=${credentialIds[cloud]}&limit=100`)).json().items;
+    const res = await call('GET', `/v1/costs/runs?credentialId=${credentialIds[cloud]}&limit=100`);
+    expect(res.statusCode, res.body).toBe(200);
+    runs = res.json().items;
     return runs.every((r) => r.status === 'succeeded' || r.status === 'failed');
   }, `${cloud} cost runs`);
   return runs;

@@ -31,11 +31,13 @@ async function timed(call: Api, path: string, n: number): Promise<number[]> {
 const LIST_SQL = (extra: string) => `
   select i.id, i.provider, i.external_id, i.name, i.type, i.kind, i.region, i.status, i.metadata, i.tags,
          i.first_seen_at, i.last_seen_at, i.deleted_at, i.credential_id,
-         case when r.status <> 'destroyed' then r.id end as resource_id,
-         case when i.managed_resource_id is null then 'unmanaged' when r.id is not null and r.status <> 'destroyed' then 'managed' else 'orphaned' end as classification
+         case when r.status not in ('destroyed', 'forgotten') then r.id end as resource_id,
+         case when i.managed_resource_id is null or r.status = 'forgotten' then 'unmanaged'
+              when r.id is not null and r.status <> 'destroyed' then 'managed' else 'orphaned' end as classification
     from inventory_items i
     left join resources r on r.id = i.managed_resource_id and r.account_id = i.account_id
-   where i.account_id = $1 and i.deleted_at is null ${extra}
+   where i.account_id = $1 and i.deleted_at is null
+     and i.credential_id = any(array(select c.id from credentials c where c.account_id = $1 and c.deleted_at is null)) ${extra}
    order by i.id desc limit 51`;
 
 export async function run(opts: Options): Promise<void> {

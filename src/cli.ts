@@ -1,9 +1,9 @@
-import { assertNodeVersion } from './shared/node-version.ts';
-assertNodeVersion();
+import './node-check.cjs'; // first: an older Node is told to use npm start (see the file)
 
 const { parseArgs } = await import('node:util');
 const { loadConfig, ConfigError } = await import('./config/index.ts');
 const { createLogger } = await import('./shared/logger.ts');
+const { logFormat } = await import('./shared/log-format.ts');
 const { openRuntime } = await import('./runtime.ts');
 const { bootstrapAccount } = await import('./modules/accounts/bootstrap.ts');
 const installationKeys = await import('./modules/installation/keys.ts');
@@ -44,7 +44,7 @@ try {
 } catch (e) {
   fail(e instanceof ConfigError ? e.message : String(e));
 }
-const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel);
+const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, undefined, logFormat(config.logFormat));
 
 if (!['bootstrap', 'migrate', 'rotate-master-key', 'installation-key'].includes(command)) fail(`Unknown command "${command}"\n${USAGE}`, 2);
 if (command === 'bootstrap' && !/^[^\s@]+@[^\s@]+$/.test(values.email ?? '')) fail('bootstrap needs --email <address>', 2);

@@ -1,8 +1,8 @@
-import { assertNodeVersion } from './shared/node-version.ts';
-assertNodeVersion();
+import './node-check.cjs'; // first: an older Node is told to use npm start (see the file)
 
 const { loadConfig, ConfigError } = await import('./config/index.ts');
 const { createLogger } = await import('./shared/logger.ts');
+const { logFormat } = await import('./shared/log-format.ts');
 const { openRuntime } = await import('./runtime.ts');
 const { startRoles } = await import('./roles.ts');
 const { preloadEmbeddedPostgres } = await import('./db/local-postgres.ts');
@@ -19,26 +19,32 @@ try {
   }
   throw e;
 }
-const log = createLogger(config.logLevel);
+const log = createLogger(config.logLevel, undefined, logFormat(config.logFormat));
 
 let runtime: Awaited<ReturnType<typeof openRuntime>> | undefined;
 let stopRoles: ((budget: StopBudget) => Promise<void>) | undefined;
-let stopping = false;
+let stopping: { signal: string; at: number } | undefined;
+
+/** A Ctrl-C reaches this process twice: from the terminal (its process group) and forwarded by npm. Same stop. */
+const ECHO_MS = 1_000;
 
 /**
  * Handlers are in place before anything starts: a SIGTERM during start-up lets start-up finish, then stops what
  * started instead of killing the process midway. The stop: HTTP stops accepting and finishes in-flight requests while
  * workers stop taking jobs and let running ones finish, then hand the rest back (src/shared/shutdown.ts); then
- * PostgreSQL and Redis are closed, all within SKYLOFT_SHUTDOWN_TIMEOUT, else exit 1. A second signal during the stop
- * is logged and ignored: exiting at once would leave a terraform mid-stop with its lease held, and the limit already
- * bounds the wait.
+ * PostgreSQL and Redis are closed (the local PostgreSQL last), all within SKYLOFT_SHUTDOWN_TIMEOUT, else exit 1.
+ * SIGINT (Ctrl-C) and SIGTERM stop the same way, with one log line each. A second signal during the stop is logged
+ * and ignored: exiting at once would leave a terraform mid-stop with its lease held, and the limit already bounds the
+ * wait. The echo of the first one (the same signal within ECHO_MS: npm forwarding the terminal's Ctrl-C) is not a
+ * second signal.
  */
 async function shutdown(signal: string, starting: Promise<unknown>): Promise<void> {
   if (stopping) {
+    if (signal === stopping.signal && Date.now() - stopping.at < ECHO_MS) return;
     log.warn({ signal }, 'already shutting down; the signal is ignored (the shutdown limit still applies)');
     return;
   }
-  stopping = true;
+  stopping = { signal, at: Date.now() };
   const started = Date.now();
   const budget = stopBudget(config!.shutdownTimeoutMs, started);
   log.info({ signal, timeoutMs: config!.shutdownTimeoutMs }, 'shutting down');

@@ -6,7 +6,9 @@ import { systemRoutes } from './http/system-routes.ts';
 import type { Runtime } from './runtime.ts';
 import type { StopBudget } from './shared/shutdown.ts';
 import { startScheduler } from '../workers/scheduler.ts';
-import { startWorkers } from '../workers/index.ts';
+import { prepareWorkers } from '../workers/index.ts';
+
+type Stop = (budget: StopBudget) => Promise<void>;
 
 /**
  * Starts the roles SKYLOFT_ROLES asks for; the returned function stops them, all at once: HTTP stops accepting
@@ -14,19 +16,44 @@ import { startWorkers } from '../workers/index.ts';
  * within the budget (src/shared/shutdown.ts); a slow request does not eat the jobs' time.
  * Every process listens on PORT: the full API with the api role, otherwise only /healthz, /readyz and /metrics, so
  * orchestrators can probe worker and scheduler replicas the same way.
+ *
+ * Work is taken last: every listener is bound (PORT, the workers' state backend) and every check has passed before
+ * the scheduler or a worker starts. A start that fails (PORT taken, a bad queue name) closes what it opened and
+ * throws, having taken no job and spent no attempt.
  */
-export async function startRoles(rt: Runtime): Promise<(budget: StopBudget) => Promise<void>> {
-  const stops: ((budget: StopBudget) => Promise<void>)[] = [];
-  if (rt.config.roles.includes('worker')) stops.push(await startWorkers(rt));
-  if (rt.config.roles.includes('scheduler')) stops.push(await startScheduler(rt));
-  // The API (its routes, OpenAPI and dashboard) is loaded only by processes that serve it.
-  const app = rt.config.roles.includes('api') ? await (await import('./http/app.ts')).buildApp(rt) : await probeServer(rt);
-  await app.listen({ port: rt.config.http.port, host: rt.config.http.host });
-  stops.unshift(() => app.close());
+export async function startRoles(rt: Runtime): Promise<Stop> {
+  const opened: Stop[] = [];
+  let workers: Awaited<ReturnType<typeof prepareWorkers>> | undefined;
+  try {
+    if (rt.config.roles.includes('worker')) {
+      workers = await prepareWorkers(rt);
+      opened.push(workers.stop);
+    }
+    // The API (its routes, OpenAPI and dashboard) is loaded only by processes that serve it.
+    const app = rt.config.roles.includes('api') ? await (await import('./http/app.ts')).buildApp(rt) : await probeServer(rt);
+    opened.unshift(() => app.close());
+    await listen(app, rt.config.http);
+  } catch (e) {
+    const now = Date.now();
+    await Promise.all(opened.map((stop) => stop({ jobsUntil: now, handBackBy: now + 5_000 }).catch(() => {})));
+    throw e;
+  }
+  if (rt.config.roles.includes('scheduler')) opened.push(await startScheduler(rt));
+  workers?.run();
   rt.log.info({ roles: rt.config.roles }, 'skyloft started');
   return async (budget) => {
-    await Promise.all(stops.map((stop) => stop(budget)));
+    await Promise.all(opened.map((stop) => stop(budget)));
   };
+}
+
+/** Binds PORT, or says plainly that it is taken. */
+async function listen(app: { listen(o: { port: number; host: string }): Promise<string> }, http: Runtime['config']['http']): Promise<void> {
+  try {
+    await app.listen({ port: http.port, host: http.host });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+    throw new Error(`PORT ${http.port} is already in use on ${http.host} (another Skyloft, or another program): stop it or set PORT to a free port`, { cause: e });
+  }
 }
 
 async function probeServer(rt: Runtime) {

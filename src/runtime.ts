@@ -16,6 +16,18 @@ export interface Runtime extends AppDeps {
   close(): Promise<void>;
 }
 
+/**
+ * Local mode keys Redis by the installation (its PostgreSQL cluster, made in `.data/`): a fresh data folder starts
+ * with empty queues, and never sees the jobs of the installation that folder held before, even on the same Redis
+ * and SKYLOFT_REDIS_PREFIX. (Jobs of another installation that still reach a worker are completed as orphans:
+ * workers/orphans.ts.) With DATABASE_URL set the prefix is SKYLOFT_REDIS_PREFIX as given.
+ */
+function withInstallationPrefix(config: Config, installationId: string, log: Logger): Config {
+  const prefix = `${config.redis.prefix}:${installationId}`;
+  log.info({ redisPrefix: prefix }, 'local mode: Redis keys are prefixed by this installation');
+  return Object.freeze({ ...config, redis: Object.freeze({ ...config.redis, prefix }) });
+}
+
 export async function openDatabase(config: Config, log: Logger): Promise<{ orm: Orm; local?: LocalPostgres }> {
   const local = config.databaseUrl ? undefined : await startLocalPostgres(config.dataDir, log);
   const url = config.databaseUrl ?? local!.url;
@@ -30,9 +42,10 @@ export async function openDatabase(config: Config, log: Logger): Promise<{ orm: 
   }
 }
 
-export async function openRuntime(config: Config, log: Logger, opts: { migrate: boolean; redis: boolean }): Promise<Runtime> {
-  const ring = new KeyRing(resolveMasterKeys(config, log));
-  const { orm, local } = await openDatabase(config, log);
+export async function openRuntime(configured: Config, log: Logger, opts: { migrate: boolean; redis: boolean }): Promise<Runtime> {
+  const ring = new KeyRing(resolveMasterKeys(configured, log));
+  const { orm, local } = await openDatabase(configured, log);
+  const config = local ? withInstallationPrefix(configured, local.installationId, log) : configured;
   const redis = createRedis(config.redis.url);
   try {
     if (opts.migrate) await migrate(orm, log);

@@ -1,8 +1,10 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { ApiBudget } from '../src/clouds/budget.ts';
 import { openCloud } from '../src/clouds/index.ts';
+import { cloudDeps } from './clouds.ts';
 import type { CostService } from '../src/modules/cost/collect.ts';
 import { Credential } from '../src/modules/credentials/entity.ts';
+import { usableCredential } from '../src/modules/credentials/service.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { AppError } from '../src/shared/errors.ts';
@@ -29,7 +31,7 @@ export class CostProcessor {
   collect = async (job: Job, token?: string, signal?: AbortSignal): Promise<void> => {
     const { runId } = catalog['cost-collect'].payload.parse(job.data);
     const em = this.rt.orm.em.fork();
-    if (!(await this.cost.pending(em, runId))) return; // finished, or its credential was deleted
+    if (!(await this.cost.pending(em, runId))) return; // finished, or purged with its credential
     const run = await this.cost.claim(em, runId);
     if (!run) {
       // Another collection of this credential is running: wait, without spending an attempt.
@@ -37,8 +39,9 @@ export class CostProcessor {
       throw new DelayedError();
     }
     try {
-      const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
-      const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), { budget: this.budget, outbound: this.rt.outbound });
+      // Deleted since the run was queued: not retryable, so the run ends failed saying so.
+      const credential = await usableCredential(em, run.accountId, run.credentialId);
+      const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), cloudDeps(this.rt, this.budget));
       await this.cost.collect(em, run, credential.provider, cloud.cost, signal);
     } catch (e) {
       if (signal?.aborted) throw e; // stopped, not failed: the run stays claimed and the job comes back

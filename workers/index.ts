@@ -14,6 +14,7 @@ import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
 import { workerTempDir } from './workdirs.ts';
 import { JobRunner, SHUTDOWN, type JobProcessor } from './job-runner.ts';
+import { orphanCheck } from './orphans.ts';
 import type { StopBudget } from '../src/shared/shutdown.ts';
 
 /** Jobs one worker process runs at once per queue, unless SKYLOFT_QUEUE_CONCURRENCY says otherwise. */
@@ -44,14 +45,33 @@ function assertWiring(processors: Partial<Record<JobName, unknown>>): void {
   if (missing.length > 0) throw new Error(`No processor for job(s) ${missing.join(', ')}: add them to workers/index.ts`);
 }
 
+/** The worker role, ready but not yet taking jobs (see prepareWorkers). */
+export interface PreparedWorkers {
+  /** Starts taking jobs, and the reconciler. */
+  run(): void;
+  /**
+   * Stops taking jobs at once; running jobs may finish until budget.jobsUntil, then the rest are aborted (a running
+   * terraform gets SIGINT and its lease is released) and handed back to the queue by budget.handBackBy.
+   */
+  stop(budget?: StopBudget): Promise<void>;
+}
+
+/** The worker role, taking jobs at once (the tests' entry; a process starts its roles through src/roles.ts). */
+export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) => Promise<void>> {
+  const workers = await prepareWorkers(rt);
+  workers.run();
+  return workers.stop;
+}
+
 /**
  * The worker role: one BullMQ worker per queue of the catalog, dispatching by job name; the loopback state backend
- * its terraform uses; and the reconciler that re-enqueues accepted work Redis lost.
+ * its terraform uses; and the reconciler that re-enqueues accepted work Redis lost. Everything that can fail (the
+ * configuration checks, the state backend's listener) happens here, before `run()`: a process that fails to start
+ * has taken no job.
  */
-export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) => Promise<void>> {
+export async function prepareWorkers(rt: Runtime): Promise<PreparedWorkers> {
   const queues = consumedQueues(rt);
   const stateServer = new WorkerStateServer(rt.orm, rt.state, rt.config.stateMaxBytes);
-  await stateServer.start();
   const tempDir = workerTempDir();
   const provisioning = new ProvisioningProcessor(rt, stateServer, tempDir);
   // One budget per process, backed by Redis: every job type draws from the same buckets.
@@ -71,9 +91,10 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
     'scheduled-cost': cost.scheduled,
   };
   assertWiring(processors);
+  await stateServer.start();
 
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
-  const runner = new JobRunner(rt.log);
+  const runner = new JobRunner(rt.log, { orphaned: orphanCheck(rt), handingBack: (job) => (job.name === 'provision' ? giveBackAttempt(rt, job.data) : Promise.resolve()) });
   const concurrency = (queue: QueueName) => rt.config.queueConcurrency[queue] ?? CONCURRENCY[queue](rt);
   const workers = queues.map((queue) => {
     const dispatch = withAccountCap(rt, queue, concurrency(queue), (job, token, signal) => processors[job.name as JobName](job, token, signal));
@@ -83,6 +104,7 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
       concurrency: concurrency(queue),
       // A job whose worker died is handed to another worker once its lock lapses (30 s), once; after that it fails.
       maxStalledCount: 1,
+      autorun: false,
     });
     worker.on('error', (err) => rt.log.warn({ err, queue }, 'worker error'));
     return worker;
@@ -96,17 +118,17 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
       .nativeUpdate(Operation, { id: operationId, status: { $in: ['queued', 'running'] } }, { status: 'failed', step: 'done', error: err.message, finishedAt: new Date() })
       .catch((e: unknown) => rt.log.error({ err: e, operationId }, 'could not record a failed operation'));
   });
-  const stopReconciler = startReconciler(rt);
-  rt.log.info({
-    queues: Object.fromEntries(queues.map((q, i) => [q, workers[i]!.concurrency])),
-    accountCaps: Object.fromEntries(queues.map((q) => [q, accountCap(rt, q, concurrency(q))])),
-  }, 'worker role ready');
-  /**
-   * Stops taking jobs at once; running jobs may finish until budget.jobsUntil, then the rest are aborted (a running
-   * terraform gets SIGINT and its lease is released) and handed back to the queue by budget.handBackBy.
-   */
-  return async (budget: StopBudget = { jobsUntil: Date.now(), handBackBy: Date.now() + 10_000 }) => {
-    stopReconciler();
+  let stopReconciler = async () => {};
+  const run = () => {
+    for (const w of workers) w.run().catch((err: unknown) => rt.log.error({ err, queue: w.name }, 'worker stopped taking jobs'));
+    stopReconciler = startReconciler(rt);
+    rt.log.info({
+      queues: Object.fromEntries(queues.map((q, i) => [q, workers[i]!.concurrency])),
+      accountCaps: Object.fromEntries(queues.map((q) => [q, accountCap(rt, q, concurrency(q))])),
+    }, 'worker role ready');
+  };
+  const stop = async (budget: StopBudget = { jobsUntil: Date.now(), handBackBy: Date.now() + 10_000 }) => {
+    const reconcilerStopped = stopReconciler();
     const closed = Promise.all(workers.map((w) => w.close()));
     let timer: NodeJS.Timeout | undefined;
     const finished = await Promise.race([
@@ -120,8 +142,23 @@ export async function startWorkers(rt: Runtime): Promise<(budget?: StopBudget) =
       for (const w of workers) w.cancelAllJobs(SHUTDOWN);
       await closed;
     }
+    await reconcilerStopped;
     await stateServer.stop();
     connection.disconnect();
     rmSync(tempDir, { recursive: true, force: true });
   };
+  return { run, stop };
+}
+
+/**
+ * A provisioning job handed back at shutdown gives back the attempt its processor counted when it set the operation
+ * running (workers/provisioning.ts), so a stop costs the operation nothing. Run before the job leaves this worker:
+ * no other worker can have counted a new attempt yet.
+ */
+async function giveBackAttempt(rt: Runtime, data: { operationId?: unknown }): Promise<void> {
+  if (typeof data.operationId !== 'string') return;
+  await rt.orm.em.getConnection().execute(
+    "update operations set attempts = attempts - 1 where id = ? and status = 'running' and attempts > 0",
+    [data.operationId],
+  );
 }

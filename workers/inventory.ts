@@ -1,7 +1,9 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { ApiBudget } from '../src/clouds/budget.ts';
 import { openCloud } from '../src/clouds/index.ts';
+import { cloudDeps } from './clouds.ts';
 import { Credential } from '../src/modules/credentials/entity.ts';
+import { usableCredential } from '../src/modules/credentials/service.ts';
 import { SyncRun } from '../src/modules/inventory/entities.ts';
 import type { SyncService } from '../src/modules/inventory/sync.ts';
 import { catalog } from '../src/queue/catalog.ts';
@@ -27,8 +29,9 @@ export class InventoryProcessor {
   private async reader(runId: string) {
     const em = this.rt.orm.em.fork();
     const run = await em.findOneOrFail(SyncRun, { id: runId });
-    const credential = await em.findOneOrFail(Credential, { id: run.credentialId, accountId: run.accountId });
-    return (await openCloud(await this.rt.credentials.cloudInput(em, credential), { budget: this.budget, outbound: this.rt.outbound })).inventory;
+    // Deleted since the run started: not retryable, so the run ends failed saying so.
+    const credential = await usableCredential(em, run.accountId, run.credentialId);
+    return (await openCloud(await this.rt.credentials.cloudInput(em, credential), cloudDeps(this.rt, this.budget))).inventory;
   }
 
   /** Whether this failure is final for the job: not retryable, or its last attempt. */
@@ -101,7 +104,7 @@ export class HealthProcessor {
     const em = this.rt.orm.em.fork();
     const credential = await em.findOne(Credential, { id: credentialId });
     if (!credential) return; // deleted since
-    const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), { budget: this.budget, outbound: this.rt.outbound });
+    const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), cloudDeps(this.rt, this.budget));
     await this.rt.health.check(em, credential, checkId, cloud.health);
   }
 }

@@ -7,7 +7,18 @@ export const SHUTDOWN = 'shutdown';
 
 export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => Promise<void>;
 
-type Outcome = 'completed' | 'failed' | 'retrying' | 'delayed' | 'handed-back';
+type Outcome = 'completed' | 'failed' | 'retrying' | 'delayed' | 'handed-back' | 'orphaned';
+
+/** What the runner asks of the worker role around each job (workers/index.ts wires them). */
+export interface JobHooks {
+  /**
+   * Why the job belongs to no row of this installation's database (another installation's job on a shared Redis
+   * prefix, or a row deleted since), or undefined when it does. An orphan is completed without running.
+   */
+  orphaned?(job: Job): Promise<string | undefined>;
+  /** Gives back what the attempt counted outside BullMQ (an operation's `attempts`) before the job is handed back. */
+  handingBack?(job: Job): Promise<void>;
+}
 
 /**
  * The shared job wrapper: every job runs in its work context (its request id and job id on every line logged
@@ -17,15 +28,21 @@ type Outcome = 'completed' | 'failed' | 'retrying' | 'delayed' | 'handed-back';
  * Shutdown: the worker aborts running jobs with SHUTDOWN. A job that then stops (provisioning stops its terraform and
  * releases its lease), or that has not stopped by `handBackBy`, is handed back: moved from active to waiting with
  * its lock token, so another worker takes it at once instead of after BullMQ's stalled-job check (30 s), and without
- * spending an attempt.
+ * spending an attempt: BullMQ's attemptsMade is untouched, and `hooks.handingBack` gives back the attempt the
+ * processor counted in the database.
+ *
+ * Orphans: a job whose row does not exist in this installation's database is completed at once with one warning
+ * (outcome `orphaned`), instead of failing and retrying against a row that will never appear.
  */
 export class JobRunner {
   private readonly log: Logger;
+  private readonly hooks: JobHooks;
   /** Epoch ms by which an aborted job is handed back even if its processor has not returned. */
   handBackBy = Number.POSITIVE_INFINITY;
 
-  constructor(log: Logger) {
+  constructor(log: Logger, hooks: JobHooks = {}) {
     this.log = log;
+    this.hooks = hooks;
   }
 
   wrap(queue: string, processor: JobProcessor): JobProcessor {
@@ -39,10 +56,17 @@ export class JobRunner {
     const started = performance.now();
     let outcome: Outcome = 'completed';
     let error: string | undefined;
+    let orphan: string | undefined;
     try {
+      orphan = await this.hooks.orphaned?.(job);
+      if (orphan !== undefined) {
+        outcome = 'orphaned';
+        return;
+      }
       await this.untilHandBack(processor(job, token, signal), signal);
     } catch (e) {
       if (signal?.reason === SHUTDOWN && !isMoved(e)) {
+        await this.hooks.handingBack?.(job).catch((err: unknown) => this.log.warn({ err, jobId: job.id }, 'could not give back the attempt of a handed-back job'));
         await job.moveToWait(token);
         outcome = 'handed-back';
         throw new WaitingError();
@@ -60,10 +84,11 @@ export class JobRunner {
         outcome,
         ...ids,
         ...(error !== undefined && { error }),
+        ...(orphan !== undefined && { orphan }),
       };
       // requestId and jobId come from the work context (see src/shared/logger.ts).
       if (outcome === 'failed') this.log.error(line, 'job finished');
-      else if (outcome === 'retrying') this.log.warn(line, 'job finished');
+      else if (outcome === 'retrying' || outcome === 'orphaned') this.log.warn(line, 'job finished');
       else this.log.info(line, 'job finished');
     }
   }

@@ -5,12 +5,14 @@ import { Credential } from '../src/modules/credentials/entity.ts';
 import { terraformCloudEnv } from '../src/modules/provisioning/cloud-env.ts';
 import { Operation, Resource } from '../src/modules/provisioning/entities.ts';
 import { acquireLock, releaseLock, renewLease, StateLockedError } from '../src/modules/state/locks.ts';
+import { holdsNoResources } from '../src/modules/provisioning/state-contents.ts';
 import { assertStateProviders } from '../src/modules/state/providers.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import { AppError } from '../src/shared/errors.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { synthesizeStack, type StackInput } from '../stacks/index.ts';
 import { OperationLog } from './operation-log.ts';
+import { followSandboxOperation } from './sandbox-follow.ts';
 import type { WorkerStateServer } from './state-server.ts';
 
 const LEASE_MS = 30_000;
@@ -63,7 +65,16 @@ export class ProvisioningProcessor {
     const resource = await em.findOneOrFail(Resource, { id: op.resourceId, accountId: op.accountId });
     if (op.cancelRequestedAt) return this.finish(em, op, resource, 'canceled', 'canceled before it started');
 
-    Object.assign(op, { status: 'running', attempts: op.attempts + 1, startedAt: op.startedAt ?? new Date() });
+    const running = { status: 'running' as const, attempts: op.attempts + 1, startedAt: op.startedAt ?? new Date() };
+    // Claimed only if nobody canceled it since it was read: a cancel, or a forget of its resource, settles a queued
+    // operation in one transaction, and must not be undone by a worker that read it a moment before.
+    if ((await em.nativeUpdate(Operation, { id: op.id, status: { $in: ['queued', 'running'] }, cancelRequestedAt: null }, running)) === 0) {
+      await em.refresh(op);
+      // A running operation asked to stop (its worker died) is still this job's to settle; a canceled one is settled.
+      if (op.status === 'running') return this.finish(em, op, resource, 'canceled', 'canceled before it started');
+      return;
+    }
+    Object.assign(op, running);
     resource.status = RESOURCE_STATUS_WHILE[op.kind];
     await em.flush();
 
@@ -131,6 +142,8 @@ export class ProvisioningProcessor {
   };
 
   private async run(em: Em, op: Operation, resource: Resource, phase: 'plan' | 'apply', lockId: string, { dir, uid }: tf.Workdir, signal: AbortSignal, log: OperationLog) {
+    // Under the lease, so no state write can come in between.
+    if (op.kind === 'destroy' && holdsNoResources(await this.rt.state.latest(em, resource.id))) return this.destroyNothing(em, op, resource, log);
     const credential = resource.credentialId ? await em.findOne(Credential, { id: resource.credentialId, accountId: resource.accountId }) : null;
     if (!credential) throw new OperationFailed("The resource's credential was deleted");
     const cloud = terraformCloudEnv(credential, await this.rt.credentials.openSecret(em, credential), resource.region, this.rt.outbound);
@@ -186,6 +199,19 @@ export class ProvisioningProcessor {
     }
   }
 
+  /**
+   * A destroy of a resource whose state holds nothing (an apply that failed before creating anything, or never ran)
+   * has nothing to ask the cloud: it ends destroyed without terraform, and without an approval (there is no change to
+   * approve), so such a resource is never stuck behind a credential or a plan that cannot work.
+   */
+  private async destroyNothing(em: Em, op: Operation, resource: Resource, log: OperationLog) {
+    log.append('The state holds no resources: nothing to destroy in the cloud. Terraform was not run.\n');
+    this.rt.log.info({ operationId: op.id, resourceId: resource.id }, 'destroy of a resource whose state holds nothing: done without terraform');
+    op.planSummary = { add: 0, change: 0, destroy: 0 };
+    Object.assign(resource, { status: 'destroyed', destroyedAt: new Date(), outputs: {} });
+    await this.finish(em, op, resource, 'succeeded', null);
+  }
+
   private async stackInput(em: Em, op: Operation, resource: Resource, extra: Record<string, unknown>): Promise<StackInput> {
     const { networkResourceId, ...spec } = op.spec as { networkResourceId?: string };
     // Scoped to the resource's account: an id is never trusted to belong to it, even one the API checked.
@@ -212,5 +238,6 @@ export class ProvisioningProcessor {
       else resource.status = op.kind === 'apply' ? 'failed' : 'active';
     }
     await em.flush();
+    if (status === 'succeeded') await followSandboxOperation(this.rt, resource);
   }
 }

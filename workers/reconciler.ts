@@ -1,6 +1,8 @@
 import { Operation, Resource } from '../src/modules/provisioning/entities.ts';
 import { catalog, jobOptions } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
+import { recheckFailedHealth } from './health-recheck.ts';
+import { Background } from './background.ts';
 
 const EVERY_MS = 60_000;
 
@@ -43,11 +45,14 @@ export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<
   return count;
 }
 
-export function startReconciler(rt: Runtime): () => void {
+/** Runs the reconciler at once and every minute; the returned stop waits for a run in progress. */
+export function startReconciler(rt: Runtime): () => Promise<void> {
   const tick = () => reconcileOnce(rt).catch((err: unknown) => rt.log.warn({ err }, 'reconciler run failed'));
-  void tick();
-  const timer = setInterval(tick, EVERY_MS);
-  return () => clearInterval(timer);
+  const background = new Background();
+  background.run(tick);
+  background.run(() => recheckFailedHealth(rt)); // once per worker start: what the restart fixed shows at once
+  background.every(EVERY_MS, tick);
+  return () => background.stop();
 }
 
 /**

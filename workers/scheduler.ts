@@ -1,5 +1,7 @@
 import { pruneHistory } from '../src/modules/retention/service.ts';
 import type { Runtime } from '../src/runtime.ts';
+import { recheckFailedHealth } from './health-recheck.ts';
+import { Background } from './background.ts';
 
 const EVERY_MS = 60_000;
 const PRUNE_EVERY_MS = 60 * 60_000;
@@ -7,7 +9,8 @@ const PRUNE_EVERY_MS = 60 * 60_000;
 /**
  * The scheduler role: keeps every credential's BullMQ job schedulers (inventory sync, health check, cost) in line with
  * the database, at start and every minute, and prunes history older than SKYLOFT_RETENTION_DAYS every hour. Scheduler ids derive from the credential, so several scheduler processes and
- * restarts never duplicate a schedule; a credential deleted while Redis was away loses its schedulers here.
+ * restarts never duplicate a schedule; a credential deleted while Redis was away loses its schedulers here. At start
+ * it also re-checks the credentials whose last health check failed (workers/health-recheck.ts).
  */
 export async function startScheduler(rt: Runtime): Promise<() => Promise<void>> {
   const tick = async () => {
@@ -27,12 +30,12 @@ export async function startScheduler(rt: Runtime): Promise<() => Promise<void>> 
     }
   };
   await tick();
-  const timer = setInterval(() => void tick(), EVERY_MS);
-  const pruneTimer = setInterval(() => void prune(), PRUNE_EVERY_MS);
-  void prune();
+  await recheckFailedHealth(rt);
+  // The stop waits for a tick or a prune in progress: the process closes the database after it.
+  const background = new Background();
+  background.every(EVERY_MS, tick);
+  background.every(PRUNE_EVERY_MS, prune);
+  background.run(prune);
   rt.log.info('scheduler role ready');
-  return async () => {
-    clearInterval(timer);
-    clearInterval(pruneTimer);
-  };
+  return () => background.stop();
 }

@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cloudApiBackoff, cloudApiCalls, cloudApiRetries, serviceOf, type CloudLabels } from '../shared/metrics.ts';
-import { isNetworkFailure, isOutboundRefusal, OutboundRefusedError, type GuardedAgents, type OutboundGuard } from '../shared/outbound.ts';
+import { describeCertificateFailure, type CertificateFailure } from '../shared/certificates.ts';
+import { certificateFailureIn, isNetworkFailure, isOutboundRefusal, OutboundRefusedError, type GuardedAgents, type OutboundGuard } from '../shared/outbound.ts';
 import type { ApiBudget } from './budget.ts';
-import { CloudThrottledError, CloudUnavailableError, type CostReader, type HealthProbe, type InventoryReader } from './ports.ts';
+import { CloudCertificateError, CloudThrottledError, CloudUnavailableError, type CostReader, type HealthProbe, type InventoryReader, type SandboxLedger } from './ports.ts';
 
 /**
  * The one entry to the cloud adapters: `openCloud` picks the adapter of a credential's provider. Each adapter
@@ -40,6 +41,8 @@ export interface CloudDeps {
    * which every client of every cloud connects through, takes it.
    */
   tls?: { ca?: string };
+  /** What Skyloft provisioned with sandbox credentials: the sandbox adapter's whole world (workers/clouds.ts). */
+  sandbox?: SandboxLedger;
 }
 
 export interface OpenedCloud {
@@ -97,17 +100,27 @@ export interface CallGuard {
   tenantEndpoint?: boolean;
   /** Connections the guard's agents refused so far (SDKs such as MSAL replace the refusal with their own error). */
   refusals?: () => number;
+  /** TLS certificates the guard's agents saw refused so far, in order (MSAL drops the cause of its own error). */
+  certificateFailures?: () => readonly CertificateFailure[];
 }
 
 /**
- * The adapter's translation, after two checks of our own: a connection the outbound guard refused during the attempt
- * is final and says so; and with a tenant-supplied endpoint, any failure to reach it reads the same (a refused port,
- * a reset, a TLS or parse error, DNS), so health messages cannot be used to map the network behind it.
+ * The adapter's translation, after three checks of our own, for every cloud alike: a connection the outbound guard
+ * refused during the attempt is final and says so; a TLS certificate refused during the attempt (seen by the agents,
+ * or in the error's cause chain) is final and says what to fix (issue 19, item 10); and with a tenant-supplied
+ * endpoint, any other failure to reach it reads the same (a refused port, a reset, a parse error, DNS), so health
+ * messages cannot be used to map the network behind it. A certificate verdict tells a tenant only that something at
+ * an endpoint the installation allows speaks TLS: the message names that host (the tenant's own URL) and Node's
+ * code, nothing the peer sent.
  */
 function guarded(translate: (err: unknown) => Error, guard: CallGuard): (err: unknown) => Error {
   const refusedBefore = guard.refusals?.() ?? 0;
+  const certificatesBefore = guard.certificateFailures?.().length ?? 0;
   return (err) => {
     if (isOutboundRefusal(err) || (guard.refusals?.() ?? 0) > refusedBefore) return new OutboundRefusedError();
+    const seen = guard.certificateFailures?.() ?? [];
+    const certificate = seen.length > certificatesBefore ? seen.at(-1) : certificateFailureIn(err);
+    if (certificate) return new CloudCertificateError(describeCertificateFailure(certificate), err);
     if (guard.tenantEndpoint && isNetworkFailure(err)) return new CloudUnavailableError(UNREACHABLE, err);
     return translate(err);
   };
@@ -152,7 +165,7 @@ export async function openCloud(input: CloudInput, deps: CloudDeps): Promise<Ope
   if (refused.length > 0) return refusedCloud(new OutboundRefusedError(`The credential's ${refused.map((p) => `${p.path} ${p.message}`).join('; ')}`));
   const timeoutMs = positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS;
   const agents = deps.outbound.agents(deps.tls?.ca);
-  const guard: CallGuard = { tenantEndpoint: Object.values(input.endpoints ?? {}).some(Boolean), refusals: agents.refusals };
+  const guard: CallGuard = { tenantEndpoint: Object.values(input.endpoints ?? {}).some(Boolean), refusals: agents.refusals, certificateFailures: agents.certificateFailures };
   const adapterDeps: AdapterDeps = { caller: cloudCaller(deps.budget, timeoutMs, input.provider, guard), agents };
   switch (input.provider) {
     case 'aws':
@@ -162,7 +175,7 @@ export async function openCloud(input: CloudInput, deps: CloudDeps): Promise<Ope
     case 'gcp':
       return (await import('./gcp/index.ts')).openGcp(input, adapterDeps);
     case 'sandbox':
-      return (await import('./sandbox/index.ts')).openSandbox();
+      return (await import('./sandbox/index.ts')).openSandbox(input, deps.sandbox);
     default:
       throw new Error(`No cloud adapter for provider '${String((input as { provider: unknown }).provider)}'`);
   }

@@ -59,10 +59,56 @@ export class CloudAuthError extends AppError {
   }
 }
 
+/**
+ * The endpoint presented a TLS certificate this process does not accept (src/shared/certificates.ts names why and
+ * the fix). Not retryable: it fails the same way until someone changes the certificate or the trust.
+ */
+export class CloudCertificateError extends AppError {
+  constructor(message: string, cause?: unknown) {
+    super('cloud_tls_certificate', 422, message, { retryable: false, cause });
+  }
+}
+
 export class CloudUnavailableError extends AppError {
   constructor(message: string, cause?: unknown) {
     super('cloud_unavailable', 503, message, { retryable: true, cause });
   }
+}
+
+/** One object of a sandbox resource's Terraform state: a `terraform_data`'s id and its input, as terraform applied it. */
+export interface SandboxObject {
+  id: string;
+  input: Record<string, unknown>;
+}
+
+/** A resource Skyloft provisioned with a sandbox credential, whatever its status (destroyed ones were billed too). */
+export interface SandboxResource {
+  resourceId: string;
+  type: InventoryType;
+  region: string;
+  createdAt: Date;
+  destroyedAt: Date | null;
+  /** The objects of its newest state version that holds any: for a destroyed resource, what it held before. */
+  objects: SandboxObject[];
+  /** Whether its newest state version holds them: they exist in the sandbox now. */
+  live: boolean;
+}
+
+/** The sandbox "cloud" of one credential, as Skyloft's own records know it; only the credential's own account. */
+export interface SandboxAccount {
+  accountId: string;
+  /** When the credential was registered: the sandbox's other objects date from before it. */
+  registeredAt: Date;
+  /** Oldest first. */
+  resources: SandboxResource[];
+}
+
+/**
+ * The sandbox has no cloud account behind it: what it "provisioned" is the `terraform_data` of each resource's
+ * Terraform state, which Skyloft keeps. The sandbox adapter lists and bills that (src/clouds/sandbox).
+ */
+export interface SandboxLedger {
+  read(credentialId: string): Promise<SandboxAccount>;
 }
 
 /** Days as YYYY-MM-DD (UTC); `to` is exclusive. */

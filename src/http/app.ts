@@ -16,12 +16,15 @@ import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import type { AppDeps } from './deps.ts';
 import { registerAuth } from './plugins/auth.ts';
+import { registerEmptyBodies } from './plugins/empty-body.ts';
 import { registerErrorHandling, sendError } from './plugins/errors.ts';
 import { registerMetrics } from './plugins/metrics.ts';
 import { registerOpenApi } from './plugins/openapi.ts';
+import { registerPagePolicy } from './plugins/page-policy.ts';
 import { registerRequestContext } from './plugins/request-log.ts';
 import { serverTimeouts } from './server-timeouts.ts';
 import { systemRoutes } from './system-routes.ts';
+import { homePage } from './home-page.ts';
 
 export const JSON_BODY_LIMIT = 1024 * 1024;
 
@@ -78,11 +81,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   registerErrorHandling(app);
+  registerEmptyBodies(app);
+  registerPagePolicy(app);
   registerAuth(app, deps);
   registerMetrics(app, deps, { inventoryFreshness: true });
   await registerOpenApi(app);
 
   await app.register(systemRoutes(deps));
+  homePage(app);
   // /admin: the queue dashboard, behind its own cookie sessions (the /v1 bearer check does not cover it).
   await app.register(dashboardRoutes(deps));
   await app.register(

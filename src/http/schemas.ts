@@ -3,7 +3,7 @@ import { DEFAULT_LIMIT, MAX_LIMIT } from '../shared/pagination.ts';
 
 /** Shared pieces of route schemas. */
 export const errorBody = z.object({
-  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().optional() }),
+  error: z.object({ code: z.string(), message: z.string(), details: z.unknown().describe('More about the error (such as the fields at fault); null when there is nothing to add') }),
   requestId: z.string(),
 });
 

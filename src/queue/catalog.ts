@@ -6,6 +6,8 @@ import { currentContext } from '../shared/context.ts';
 /**
  * The typed job catalog: every job, its queue, payload schema, retry policy and deterministic id in one place.
  * Payloads carry ids only: never a credential, a secret or a state (those stay in PostgreSQL, read by the worker).
+ * `row` names the database row a job works for (its table and the payload field holding its id): a job whose row does
+ * not exist in this installation's database is an orphan, completed without running (workers/orphans.ts).
  * BullMQ refuses ':' in custom ids, hence '_'.
  */
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
@@ -28,6 +30,7 @@ export const catalog = {
   provision: {
     queue: 'provisioning',
     payload: payload({ operationId: z.uuid(), resourceId: z.uuid(), phase: z.enum(['plan', 'apply']) }),
+    row: { table: 'operations', field: 'operationId' },
     options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 } } satisfies JobsOptions,
     id: (p: { operationId: string; resourceId: string; phase: string }) => `${p.resourceId}_${p.operationId}_${p.phase}`,
   },
@@ -35,24 +38,28 @@ export const catalog = {
   'inventory-plan': {
     queue: 'inventory',
     payload: payload({ runId: z.uuid() }),
+    row: { table: 'sync_runs', field: 'runId' },
     options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `plan_${p.runId}`,
   },
   'inventory-scope': {
     queue: 'inventory',
     payload: payload({ runId: z.uuid(), region: z.string(), kind: z.string() }),
+    row: { table: 'sync_runs', field: 'runId' },
     options: { attempts: 4, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string; region: string; kind: string }) => `scope_${p.runId}_${safe(p.region)}_${safe(p.kind)}`,
   },
   'inventory-finish': {
     queue: 'inventory',
     payload: payload({ runId: z.uuid() }),
+    row: { table: 'sync_runs', field: 'runId' },
     options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `finish_${p.runId}`,
   },
   'health-check': {
     queue: 'health',
     payload: payload({ credentialId: z.uuid(), checkId: z.uuid() }),
+    row: { table: 'credentials', field: 'credentialId' },
     options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
@@ -60,6 +67,7 @@ export const catalog = {
   'cost-collect': {
     queue: 'cost',
     payload: payload({ runId: z.uuid() }),
+    row: { table: 'cost_runs', field: 'runId' },
     options: { attempts: 4, backoff: { type: 'exponential', delay: 10_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `cost_${p.runId}`,
   },
@@ -67,18 +75,21 @@ export const catalog = {
   'scheduled-sync': {
     queue: 'inventory',
     payload: payload({ credentialId: z.uuid() }),
+    row: { table: 'credentials', field: 'credentialId' },
     options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-sync_${p.credentialId}`,
   },
   'scheduled-health': {
     queue: 'health',
     payload: payload({ credentialId: z.uuid() }),
+    row: { table: 'credentials', field: 'credentialId' },
     options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-health_${p.credentialId}`,
   },
   'scheduled-cost': {
     queue: 'cost',
     payload: payload({ credentialId: z.uuid() }),
+    row: { table: 'credentials', field: 'credentialId' },
     options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-cost_${p.credentialId}`,
   },
@@ -135,9 +146,10 @@ export class Queues {
     return queue;
   }
 
-  async add<J extends JobName>(job: J, payload: Produced<J>): Promise<void> {
+  /** `dedupe`: BullMQ's deduplication, for jobs several processes may add at once (src/modules/health: start-up re-checks). */
+  async add<J extends JobName>(job: J, payload: Produced<J>, dedupe?: Pick<JobsOptions, 'deduplication'>): Promise<void> {
     const entry = catalog[job];
-    await this.get(entry.queue).add(job, entry.payload.parse(withRequestId(payload)), { ...jobOptions(job, payload), ...this.keep });
+    await this.get(entry.queue).add(job, entry.payload.parse(withRequestId(payload)), { ...jobOptions(job, payload), ...this.keep, ...dedupe });
   }
 
   /** A parent job that runs once every child has finished (failed children included: they record their failure). */

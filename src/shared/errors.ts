@@ -7,6 +7,7 @@ export class AppError extends Error {
   readonly code: string;
   readonly httpStatus: number;
   readonly retryable: boolean;
+  /** What the answer's `details` holds: null when there is nothing to add (never absent). */
   readonly details: unknown;
 
   constructor(
@@ -20,7 +21,7 @@ export class AppError extends Error {
     this.code = code;
     this.httpStatus = httpStatus;
     this.retryable = opts.retryable ?? false;
-    this.details = opts.details;
+    this.details = opts.details ?? null;
   }
 }
 

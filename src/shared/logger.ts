@@ -1,5 +1,6 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { currentContext } from './context.ts';
+import { prettyDestination, type LogFormat } from './log-format.ts';
 
 /**
  * Paths that may hold a secret anywhere in a log object. Secrets should never reach a logger at all; this is the
@@ -49,7 +50,15 @@ function contextFields(_obj: object, _level: number, logger: Logger): Record<str
   return out;
 }
 
-export function createLogger(level: string, destination?: DestinationStream): Logger {
+/**
+ * The process's logger: JSON lines on stderr (or `destination`), or with `format` pretty the same lines made readable
+ * (coloured when stderr is a terminal and NO_COLOR is unset). Redaction happens before either is written. Writes are
+ * synchronous, as Node's own process.stderr is on Linux: the last lines before an exit keep their order (an async
+ * write still in flight while the exit hook flushed the rest printed "stopped" before the database's last line).
+ */
+export function createLogger(level: string, destination?: DestinationStream, format: LogFormat = 'json'): Logger {
+  const out = destination ?? pino.destination({ dest: 2, sync: true });
+  const colors = destination === undefined && process.stderr.isTTY && !process.env.NO_COLOR;
   return pino(
     {
       level,
@@ -58,7 +67,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       timestamp: pino.stdTimeFunctions.isoTime,
       mixin: contextFields as never,
     },
-    destination ?? pino.destination(2),
+    format === 'pretty' ? prettyDestination(out, colors) : out,
   );
 }
 

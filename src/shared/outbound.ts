@@ -4,6 +4,7 @@ import https from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { AllowedEndpoint, Config } from '../config/index.ts';
+import { isCertificateCode, type CertificateFailure } from './certificates.ts';
 import { AppError } from './errors.ts';
 
 /**
@@ -90,11 +91,15 @@ const systemResolver: Resolver = (hostname, f) => dnsLookup(hostname, { all: tru
 
 type ConnectCallback = (err: Error | null, stream: Duplex) => void;
 
-/** The agents of one opened cloud, and how many connections they refused (SDKs such as MSAL swallow the error). */
+/**
+ * The agents of one opened cloud, how many connections they refused, and the TLS certificates their connections
+ * refused to trust, in order (SDKs such as MSAL swallow both errors).
+ */
 export interface GuardedAgents {
   http: http.Agent;
   https: https.Agent;
   refusals: () => number;
+  certificateFailures: () => readonly CertificateFailure[];
 }
 
 export class OutboundGuard {
@@ -147,11 +152,13 @@ export class OutboundGuard {
   agents(ca?: string): GuardedAgents {
     let refused = 0;
     const onRefuse = () => void refused++;
+    const certificates: CertificateFailure[] = [];
     const options = { keepAlive: true, lookup: this.lookupFor(onRefuse) };
     return {
       http: new GuardedHttpAgent(options, onRefuse),
-      https: new GuardedHttpsAgent({ ...options, ...(ca && { ca }) }, onRefuse),
+      https: new GuardedHttpsAgent({ ...options, ...(ca && { ca }) }, onRefuse, (f) => void certificates.push(f)),
       refusals: () => refused,
+      certificateFailures: () => certificates,
     };
   }
 
@@ -202,18 +209,35 @@ class GuardedHttpAgent extends http.Agent {
 
 class GuardedHttpsAgent extends https.Agent {
   private readonly onRefuse: () => void;
-  constructor(options: https.AgentOptions, onRefuse: () => void) {
+  private readonly onCertificate: (failure: CertificateFailure) => void;
+  constructor(options: https.AgentOptions, onRefuse: () => void, onCertificate: (failure: CertificateFailure) => void) {
     super(options);
     this.onRefuse = onRefuse;
+    this.onCertificate = onCertificate;
   }
-  override createConnection(options: https.RequestOptions, callback?: ConnectCallback): Duplex | null | undefined {
-    return refusedLiteral(options, this.onRefuse, callback) ? undefined : super.createConnection(options, callback);
+  override createConnection(options: https.RequestOptions & { servername?: string }, callback?: ConnectCallback): Duplex | null | undefined {
+    if (refusedLiteral(options, this.onRefuse, callback)) return undefined;
+    const socket = super.createConnection(options, callback);
+    // Seen here, where the host is known, because the SDK's own error may not say it was a certificate (MSAL).
+    socket?.on('error', (err: NodeJS.ErrnoException) => {
+      if (!isCertificateCode(err.code)) return;
+      const host = String(options.servername || options.host || options.hostname || '');
+      const named = isIP(host) === 6 && !host.startsWith('[') ? `[${host}]` : host;
+      this.onCertificate({ host: Number(options.port ?? 443) === 443 ? named : `${named}:${options.port}`, code: err.code });
+    });
+    return socket;
   }
 }
 
 /** Whether an SDK error (or anything in its cause chain) is a connection this guard refused. */
 export function isOutboundRefusal(err: unknown): boolean {
-  return inChain(err, (e) => e.code === OUTBOUND_REFUSED_CODE || e instanceof OutboundRefusedError || String(e.message ?? '').includes(OUTBOUND_REFUSED_CODE));
+  return !!inChain(err, (e) => e.code === OUTBOUND_REFUSED_CODE || e instanceof OutboundRefusedError || String(e.message ?? '').includes(OUTBOUND_REFUSED_CODE));
+}
+
+/** The TLS certificate failure in an SDK error's cause chain, if any (without the host: the error does not say it). */
+export function certificateFailureIn(err: unknown): CertificateFailure | undefined {
+  const found = inChain(err, (e) => isCertificateCode(e.code));
+  return found ? { code: found.code as string } : undefined;
 }
 
 /** Node and TLS failures below HTTP: the endpoint was not reached, or did not speak HTTP. */
@@ -225,14 +249,19 @@ const NETWORK_TEXT = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNRE
  * such as gax's, race ours), as opposed to an answer from it.
  */
 export function isNetworkFailure(err: unknown): boolean {
-  return inChain(err, (e) => (typeof e.code === 'string' && NETWORK_CODE.test(e.code)) || e.name === 'TimeoutError' || NETWORK_TEXT.test(String(e.message ?? '')));
+  return !!inChain(err, (e) => (typeof e.code === 'string' && NETWORK_CODE.test(e.code)) || e.name === 'TimeoutError' || NETWORK_TEXT.test(String(e.message ?? '')));
 }
 
 type ErrorLike = { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; originalError?: unknown; innerError?: unknown; error?: unknown };
 
-function inChain(err: unknown, test: (e: ErrorLike) => boolean, depth = 0): boolean {
-  if (!err || typeof err !== 'object' || depth > 6) return false;
+/** The first error in `err`'s chain (causes and the SDKs' own wrappers) that passes `test`. */
+function inChain(err: unknown, test: (e: ErrorLike) => boolean, depth = 0): ErrorLike | undefined {
+  if (!err || typeof err !== 'object' || depth > 6) return undefined;
   const e = err as ErrorLike;
-  if (test(e)) return true;
-  return [e.cause, e.originalError, e.innerError, e.error].some((next) => next !== err && inChain(next, test, depth + 1));
+  if (test(e)) return e;
+  for (const next of [e.cause, e.originalError, e.innerError, e.error]) {
+    const found = next !== err ? inChain(next, test, depth + 1) : undefined;
+    if (found) return found;
+  }
+  return undefined;
 }

@@ -11,8 +11,8 @@ import { createRedis } from '../../src/queue/redis.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
 
 /**
- * The queue dashboard in a real headless Chromium (Debian's `chromium` package; see ../shared/ENVIRONMENT.md,
- * "Browsers"), against the real app listening on a port, on the machine's PostgreSQL and Redis.
+ * The queue dashboard in a real headless Chromium (Debian's `chromium` package, run with the flags below;
+ * see the README, "Test it"), against the real app listening on a port, on the machine's PostgreSQL and Redis.
  */
 const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -43,7 +43,13 @@ afterAll(async () => {
   await ctx?.close();
 });
 
-/** A fresh browser with its own profile directory (--user-data-dir), as ENVIRONMENT.md asks. */
+/** What a page did that no page of Skyloft may do: a request to another origin, a CSP violation, a console error. */
+const trouble = new WeakMap<Page, string[]>();
+
+/**
+ * A fresh browser with its own profile directory (--user-data-dir), as ENVIRONMENT.md asks, watched for requests to
+ * other origins, Content-Security-Policy violations and console errors (see expectNoTrouble).
+ */
 async function browser(): Promise<Page> {
   const profile = mkdtempSync(join(tmpdir(), 'skyloft-chromium-'));
   profiles.push(profile);
@@ -53,8 +59,26 @@ async function browser(): Promise<Page> {
     args: [...(process.getuid?.() === 0 ? ['--no-sandbox'] : []), ...FLAGS],
   });
   contexts.push(context);
-  return context.pages()[0] ?? context.newPage();
+  const page = context.pages()[0] ?? (await context.newPage());
+  const seen: string[] = [];
+  trouble.set(page, seen);
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.protocol !== 'data:' && url.origin !== base) seen.push(`request to another origin: ${request.url()}`);
+  });
+  // Injected by the browser itself, not by the page: a policy violation is reported even when nothing logs it.
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI}`));
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') seen.push(`console error on ${page.url()}: ${message.text()}`);
+  });
+  page.on('pageerror', (err) => seen.push(`uncaught error on ${page.url()}: ${err.message}`));
+  return page;
 }
+
+/** No request left this origin, no policy was violated, nothing was logged as an error. */
+const expectNoTrouble = (page: Page) => expect(trouble.get(page)).toEqual([]);
 
 /** One job of the health queue, of `accountId` (the admin's by default), that a real worker ran and failed (attempts: 1). */
 async function failedJob(accountId = admin.accountId): Promise<Job> {
@@ -88,17 +112,51 @@ async function expectEveryQueue(page: Page): Promise<void> {
 }
 
 async function signOut(page: Page): Promise<void> {
-  // bull-board puts the uiConfig miscLinks ("Sign out", a link to the confirmation page) in its header menu.
+  // bull-board puts the uiConfig miscLinks ("Sign out") in its header menu: one click on it ends the session and
+  // lands on the sign-in page (no confirmation page in between).
   await page.locator('header button[aria-haspopup=menu]').first().click();
   await page.getByText('Sign out', { exact: true }).first().click();
-  await page.waitForURL(`${base}/admin/sign-out`);
-  await page.click('button[type=submit]');
   await page.waitForURL(`${base}/admin/sign-in?signed-out`);
   await expect.poll(() => page.getByText('You are signed out.').count()).toBe(1);
   expect(await page.context().cookies()).toEqual([]);
   await page.goto(`${base}/admin/queues`);
   expect(new URL(page.url()).pathname).toBe('/admin/sign-in');
 }
+
+describe('every page Skyloft serves, in Chromium', () => {
+  it('loads /, /docs, the sign-in page and the dashboard with no request to another origin, no CSP violation and no console error', async () => {
+    const page = await browser();
+    await page.goto(`${base}/`);
+    await expect.poll(() => page.getByRole('link', { name: 'API documentation' }).count()).toBe(1);
+    await page.getByRole('link', { name: 'API documentation' }).click();
+    await expect.poll(() => page.locator('.swagger-ui .opblock').count(), { timeout: 15_000 }).toBeGreaterThan(10);
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: 'Queue dashboard' }).click();
+    await page.waitForURL(`${base}/admin/sign-in`);
+    await page.fill('#apiKey', admin.apiKey);
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${base}/admin/queues/`);
+    await expectEveryQueue(page);
+    await page.goto(`${base}/admin/queues/queue/health`);
+    await expect.poll(() => page.getByText('health', { exact: true }).count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    await signOut(page);
+    expectNoTrouble(page);
+  });
+
+  it('reports what a page loading from another origin would do (the watch itself works)', async () => {
+    const page = await browser();
+    await page.goto(`${base}/`);
+    // The policy refuses it, and the page's watchers see both the refusal and the attempt's console error.
+    await page.evaluate(() => {
+      const link = document.createElement('link');
+      link.rel = 'stylesheet';
+      link.href = 'https://fonts.googleapis.com/css2?family=IBM+Plex+Sans';
+      document.head.append(link);
+    });
+    await expect.poll(() => trouble.get(page)!.some((t) => t.includes('CSP violation') && t.includes('fonts.googleapis.com'))).toBe(true);
+    trouble.get(page)!.length = 0;
+  });
+});
 
 describe('the queue dashboard in Chromium', () => {
   it('lets a wrong key back to the sign-in page with a message', async () => {
@@ -131,6 +189,7 @@ describe('the queue dashboard in Chromium', () => {
     expect(await jobState(others)).toBe('failed');
 
     await signOut(page);
+    expectNoTrouble(page);
   });
 
   it('signs in a viewer, who sees the queues and the failed job but no retry or clean button; a hand-made retry answers 403', async () => {
@@ -152,6 +211,8 @@ describe('the queue dashboard in Chromium', () => {
     expect(await jobState(job)).toBe('failed');
 
     await signOut(page);
+    // Only the two refused calls above were logged (as failed loads): nothing left this origin.
+    expect(trouble.get(page)!.filter((t) => !t.includes('status of 403'))).toEqual([]);
   });
 
   it("signs in an installation key, which sees every account's failed jobs and may pause a queue", async () => {
@@ -167,5 +228,6 @@ describe('the queue dashboard in Chromium', () => {
     expect(await ctx.deps.queues.get('health').isPaused()).toBe(true);
     expect(await page.evaluate(async () => (await fetch('/admin/queues/api/queues/health/resume', { method: 'PUT' })).status)).toBe(200);
     await signOut(page);
+    expectNoTrouble(page);
   });
 });

@@ -73,6 +73,20 @@ describe('npm start', () => {
     expect(server.stderr).toContain('"msg":"stopped"');
   }, 90_000);
 
+  it('writes readable lines with SKYLOFT_LOG_FORMAT=pretty (JSON by default into a pipe), redacted alike', async () => {
+    const { port, env } = await serverEnv();
+    const server = npm(['start'], { ...env, SKYLOFT_LOG_FORMAT: 'pretty' });
+    await waitForOk(server, `http://127.0.0.1:${port}/readyz`, 45_000);
+    const unauthorized = await fetch(`http://127.0.0.1:${port}/v1/me`, { headers: { authorization: 'Bearer sky_not-a-key-marker' } });
+    expect(unauthorized.status).toBe(401);
+    const exit = await server.terminate();
+    expect(exit.code, server.describe()).toBe(0);
+    expect(exit.stderr).toMatch(/^\S+ INFO  skyloft started roles=\["api","worker","scheduler"\]$/m);
+    expect(exit.stderr).toMatch(/^\S+ INFO  stopped durationMs=\d+$/m);
+    expect(exit.stderr).not.toContain('{"level"');
+    expect(exit.stderr).not.toContain('sky_not-a-key-marker');
+  }, 90_000);
+
   it('refuses PORT=abc, SKYLOFT_ROLES=foo and DATABASE_URL without SKYLOFT_MASTER_KEY with one message naming all three', async () => {
     const exit = await runNpm(['start'], {
       PORT: 'abc',

@@ -117,6 +117,8 @@ describe('SIGTERM', () => {
     expect(tookMs, worker1.proc.describe()).toBeLessThan(9_000);
     expect(tookMs).toBeGreaterThan(4_000);
     expect(exit.stderr).toContain('"outcome":"handed-back"');
+    // Handing back cost the operation no attempt: the one its worker counted was given back.
+    expect(await call('GET', `/v1/operations/${operation.id}`)).toMatchObject({ status: 'running', attempts: 0 });
 
     // The lease is released and the job waits in the queue now, not after BullMQ's 30 s stalled-job check.
     expect(await query(db.url, 'select * from state_locks where resource_id = $1 and expires_at > now()', [resource.id])).toEqual([]);
@@ -139,7 +141,43 @@ describe('SIGTERM', () => {
       if (['succeeded', 'failed', 'canceled'].includes(op.status) || Date.now() > deadline) break;
     }
     expect(op).toMatchObject({ status: 'succeeded' });
-    expect(op.attempts).toBe(2);
+    expect(op.attempts).toBe(1);
     expect(await call('GET', `/v1/resources/${resource.id}`)).toMatchObject({ status: 'active' });
   }, 150_000);
+});
+
+describe('a start that fails', () => {
+  it('with PORT taken exits non-zero by itself, having taken no job: the job waits, no attempt spent, the operation untouched', async () => {
+    const db = await freshDatabase();
+    const env = { DATABASE_URL: db.url, REDIS_URL, SKYLOFT_REDIS_PREFIX: redis.prefix, SKYLOFT_MASTER_KEY: masterKey() };
+    // An API without workers accepts the work: its jobs wait in the queue.
+    const api = await start(env, 'api');
+    const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
+    const headers = { authorization: `Bearer ${boot.apiKey}`, 'content-type': 'application/json' };
+    const cred = await fetch(`http://127.0.0.1:${api.port}/v1/credentials`, { method: 'POST', headers, body: JSON.stringify({ name: 's', provider: 'sandbox', secret: {} }) }).then((r) => r.json());
+    const { resource, operation } = await fetch(`http://127.0.0.1:${api.port}/v1/resources`, {
+      method: 'POST', headers, body: JSON.stringify({ name: 'r', provider: 'sandbox', type: 'vm', region: 'local', credentialId: cred.id, spec: {} }),
+    }).then((r) => r.json());
+
+    // A full process on the API's port: every role, the worker included, but PORT is taken.
+    const late = npm(['start'], { ...env, SKYLOFT_ROLES: 'api,worker,scheduler', PORT: String(api.port), TMPDIR: tmp });
+    const exit = await late.waitForExit(60_000);
+    expect(exit.code, late.describe()).toBe(1);
+    expect(exit.stderr).toContain(`PORT ${api.port} is already in use`);
+    expect(exit.stderr).not.toContain('worker role ready');
+
+    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('provisioning', { connection, prefix: redis.prefix });
+    try {
+      const job = (await queue.getJobs(['wait', 'active', 'delayed', 'failed', 'completed'])).find((j) => j.data.operationId === operation.id);
+      expect(await job?.getState()).toBe('waiting');
+      expect(job).toMatchObject({ attemptsMade: 0, attemptsStarted: 0 });
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+    const op = await fetch(`http://127.0.0.1:${api.port}/v1/operations/${operation.id}`, { headers }).then((r) => r.json());
+    expect(op).toMatchObject({ status: 'queued', attempts: 0, startedAt: null });
+    expect(await query(db.url, 'select * from state_locks where resource_id = $1', [resource.id])).toEqual([]);
+  }, 120_000);
 });

@@ -107,8 +107,8 @@ describe('audit rows for every mutation', () => {
     const deleted = await call('DELETE', `/v1/credentials/${credentialId}`);
     expect(deleted.statusCode).toBe(204);
     const d = await expectAudited(deleted, 'credential.delete', 'credential', credentialId);
-    expect(d.before).toMatchObject({ id: credentialId, name: 'aws-audit' });
-    expect(d.after).toBeNull();
+    expect(d.before).toMatchObject({ id: credentialId, name: 'aws-audit', deletedAt: null });
+    expect(d.after).toMatchObject({ id: credentialId, deletedAt: expect.any(String) }); // a soft delete: its history stays
     for (const res of [created, rotated, deleted]) expect(await rowsOf(res)).toHaveLength(1);
   });
 

@@ -192,7 +192,7 @@ describe('5xx answers', () => {
     }
     expect(res.statusCode).toBe(500);
     expectErrorShape(res, 500, 'internal_error');
-    expect(res.json().error).toEqual({ code: 'internal_error', message: 'Internal error' });
+    expect(res.json().error).toEqual({ code: 'internal_error', message: 'Internal error', details: null });
     expect(res.body).not.toContain('credentials');
     const logged = ctx.logs.find((l) => l.includes(res.json().requestId) && l.includes('"stack"'));
     expect(logged).toBeDefined();

@@ -335,16 +335,21 @@ describe('integrity', () => {
     for (const bad of ['', '-', '1.2.3', '1e', 'abc', '1,5', ' 1', '1\t', 'NaN']) expect(() => new DecimalSum().add(bad), bad).toThrow(/not a decimal/);
   });
 
-  it('removes a credential\'s cost with the credential', async () => {
+  it('keeps a deleted credential\'s cost as history, and removes it only with a purge', async () => {
     const created = await call('POST', '/v1/credentials', { ...emulatedCredentials(emu, 'billed').gcp, name: 'billed-gcp-2' });
     expect(created.statusCode, created.body).toBe(201);
     const id = created.json().id as string;
     expect((await settled(id))[0]?.status).toBe('succeeded');
     const count = async (table: string) =>
       Number((await ctx.orm.em.getConnection().execute<{ n: string }[]>(`select count(*) as n from ${table} where credential_id = ?`, [id]))[0]!.n);
-    expect(await count('cost_data')).toBeGreaterThan(0);
+    const tables = ['cost_data', 'cost_daily', 'cost_keys', 'cost_runs'];
+    const before = await Promise.all(tables.map(count));
+    expect(before[0]).toBeGreaterThan(0);
     const deleted = await call('DELETE', `/v1/credentials/${id}`);
     expect(deleted.statusCode, deleted.body + ctx.logs.filter((l) => l.includes('"level":50')).join('\n')).toBe(204);
-    for (const table of ['cost_data', 'cost_daily', 'cost_keys', 'cost_runs']) expect(await count(table), table).toBe(0);
+    expect(await Promise.all(tables.map(count))).toEqual(before);
+    const purged = await call('DELETE', `/v1/credentials/${id}?purge=true`);
+    expect(purged.statusCode, purged.body).toBe(204);
+    for (const table of tables) expect(await count(table), table).toBe(0);
   });
 });

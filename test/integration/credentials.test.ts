@@ -32,7 +32,7 @@ describe('POST /v1/credentials', () => {
     expect(res.body).not.toContain('AKIAEXAMPLE');
 
     const row = await ctx.orm.em.fork().findOneOrFail(Credential, { id: body.id }, { populate: ['secretCiphertext'] });
-    expect(Buffer.from(row.secretCiphertext).includes(Buffer.from(SECRET))).toBe(false);
+    expect(Buffer.from(row.secretCiphertext!).includes(Buffer.from(SECRET))).toBe(false);
     const opened = await new CredentialService(ctx.ring).openSecret(ctx.orm.em.fork(), row);
     expect(opened).toEqual({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET });
   });

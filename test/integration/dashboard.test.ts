@@ -195,6 +195,32 @@ describe('sessions end', () => {
     expect((await call('GET', '/admin/sign-in?signed-out')).body).toContain('You are signed out.');
   });
 
+  it('ends at once when "Sign out" is followed from a page of this site (a GET); elsewhere the GET only asks to confirm', async () => {
+    const navigate = (site: string, extra: Record<string, string> = {}) => ({ 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document', 'sec-fetch-site': site, ...extra });
+    const getSignOut = (cookie: string, headers: Record<string, string>) =>
+      ctx.app.inject({ method: 'GET', url: '/admin/sign-out', headers: { host: HOST, cookie, ...headers } });
+
+    // A link of another site, a prefetch, a fetch from a page, or a browser without fetch metadata: the confirmation.
+    const cookie = await signIn(admin.apiKey);
+    for (const headers of [navigate('cross-site'), navigate('same-site'), navigate('same-origin', { 'sec-purpose': 'prefetch' }), { ...navigate('same-origin'), 'sec-fetch-mode': 'cors', 'sec-fetch-dest': 'empty' }, {}]) {
+      const confirm = await getSignOut(cookie, headers);
+      expect(confirm.statusCode, JSON.stringify(headers)).toBe(200);
+      expect(confirm.body).toContain('<form method="post" action="/admin/sign-out">');
+      expect(await sessionRow(cookie), JSON.stringify(headers)).not.toBeNull();
+    }
+
+    // bull-board's "Sign out" link, clicked (or the address typed): one request ends it and lands on the sign-in page.
+    for (const site of ['same-origin', 'none']) {
+      const session = await signIn(admin.apiKey);
+      const out = await getSignOut(session, navigate(site));
+      expect(out.statusCode).toBe(303);
+      expect(out.headers.location).toBe('/admin/sign-in?signed-out');
+      expect(setCookie(out)).toMatch(/skyloft_session=;/);
+      expect(await sessionRow(session)).toBeNull();
+      expect((await call('GET', '/admin/queues', { cookie: session })).statusCode).toBe(302);
+    }
+  });
+
   it('ends when the API key it was made from is revoked', async () => {
     const created = await ctx.app.inject({ method: 'POST', url: '/v1/api-keys', headers: bearer(admin.apiKey), payload: { name: 'dashboard-revoke' } });
     const cookie = await signIn(created.json().key);

@@ -7,7 +7,7 @@
  * account B's ids in its path parameters, query filters, body references, cursors and Idempotency-Key: each answers
  * exactly as it would for an id that exists nowhere (404 for paths and body references), never 403 (except the
  * route's own role check, which comes before any lookup), never B's data; B's rows (a hash per table of B's rows)
- * and B's queued jobs stay as they were. Then every operation, for every role, answers what ../shared/API.md allows
+ * and B's queued jobs stay as they were. Then every operation, for every role, answers what its role allows
  * (2xx, or 403 writing nothing); without a valid key every /v1 path answers 401, and with an installation key 403;
  * /metrics and the queue dashboard's actions follow their own rules (test/integration/queue-tenancy.test.ts attacks
  * the dashboard across accounts).
@@ -270,6 +270,7 @@ iso('GET /v1/users', 'free', () => ({ method: 'GET', url: '/v1/users?limit=500' 
 iso('PATCH /v1/users/{id}', 'notFound', () => ({ method: 'PATCH', url: `/v1/users/${b.userIds.viewer}`, payload: { role: 'admin' } }));
 iso('PATCH /v1/users/{id}', 'notFound', () => ({ method: 'PATCH', url: `/v1/users/${b.userIds.admin}`, payload: { active: false } }), "B's admin");
 iso('DELETE /v1/users/{id}', 'notFound', () => ({ method: 'DELETE', url: `/v1/users/${b.userIds.operator}` }));
+iso('POST /v1/users/{id}/api-keys', 'notFound', () => ({ method: 'POST', url: `/v1/users/${b.userIds.viewer}/api-keys`, payload: { name: `k-${hex()}` } }));
 iso('POST /v1/api-keys', 'free', () => ({ method: 'POST', url: '/v1/api-keys', payload: { name: `k-${hex()}` } }));
 iso('GET /v1/api-keys', 'free', () => ({ method: 'GET', url: '/v1/api-keys?limit=500' }), '', true);
 iso('GET /v1/api-keys', 'filter', () => ({ method: 'GET', url: `/v1/api-keys?userId=${b.userIds.viewer}` }), '?userId=');
@@ -535,6 +536,7 @@ const MATRIX: RoleCase[] = [
   { op: 'GET /v1/users', minRole: 'admin', status: 200, build: get('/v1/users') },
   { op: 'PATCH /v1/users/{id}', minRole: 'admin', status: 200, build: async () => ({ method: 'PATCH', url: `/v1/users/${(await freshUser()).id}`, payload: { role: 'operator' } }) },
   { op: 'DELETE /v1/users/{id}', minRole: 'admin', status: 200, build: async () => ({ method: 'DELETE', url: `/v1/users/${(await freshUser()).id}` }) },
+  { op: 'POST /v1/users/{id}/api-keys', minRole: 'admin', status: 201, build: async () => ({ method: 'POST', url: `/v1/users/${(await freshUser()).id}/api-keys`, payload: { name: `k-${hex()}` } }) },
   { op: 'POST /v1/api-keys', minRole: 'viewer', status: 201, build: async (caller) => (await trimKeys(caller), { method: 'POST', url: '/v1/api-keys', payload: { name: `k-${hex()}`, expiresAt: new Date(Date.now() + 60_000).toISOString() } }) },
   { op: 'GET /v1/api-keys', minRole: 'viewer', status: 200, build: get('/v1/api-keys') },
   { op: 'GET /v1/api-keys', label: "another user's, ?userId=", minRole: 'admin', status: 200, build: async () => ({ method: 'GET', url: `/v1/api-keys?userId=${(await freshUser()).id}` }) },

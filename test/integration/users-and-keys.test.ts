@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiKey, User } from '../../src/modules/accounts/entities.ts';
+import { AuditLog } from '../../src/modules/audit/entity.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
 
 let ctx: TestContext;
@@ -233,6 +234,84 @@ describe('API keys', () => {
     const otherKeyId = (await me(other.apiKey)).json().apiKeyId;
     expect((await call('DELETE', `/v1/api-keys/${otherKeyId}`, admin.apiKey)).statusCode).toBe(404);
     expect((await me(other.apiKey)).statusCode).toBe(200);
+  });
+});
+
+describe('POST /v1/users/:id/api-keys', () => {
+  const issue = (userId: string, payload: object, key = admin.apiKey) => call('POST', `/v1/users/${userId}/api-keys`, key, payload);
+
+  it('lets an admin give a reactivated user (whose keys deactivation revoked) a new key: 201, shown once, audited, working', async () => {
+    const u = await addUser('operator');
+    expect((await call('PATCH', `/v1/users/${u.id}`, admin.apiKey, { active: false })).statusCode).toBe(200);
+    expect((await me(u.key)).statusCode).toBe(401);
+    expect((await call('PATCH', `/v1/users/${u.id}`, admin.apiKey, { active: true })).statusCode).toBe(200);
+    // Reactivating gives no key back.
+    expect((await me(u.key)).statusCode).toBe(401);
+
+    const res = await issue(u.id, { name: 'after-reactivation' });
+    expect(res.statusCode, res.body).toBe(201);
+    const body = res.json();
+    expect(body).toMatchObject({ userId: u.id, name: 'after-reactivation', role: 'operator', prefix: body.key.slice(0, 12), revokedAt: null });
+    expect(body.key).toMatch(/^sky_[A-Za-z0-9]{36}$/);
+    expect((await me(body.key)).json()).toMatchObject({ user: { id: u.id }, role: 'operator', apiKeyId: body.id });
+
+    // Shown once: lists and the stored row hold only the prefix and the hash.
+    const listed = await call('GET', `/v1/api-keys?userId=${u.id}`, admin.apiKey);
+    expect(listed.body).not.toContain(body.key);
+    const row = await ctx.orm.em.fork().findOneOrFail(ApiKey, { id: body.id });
+    expect(row.keyHash).toBe(createHash('sha256').update(body.key).digest('hex'));
+    const audit = await ctx.orm.em.fork().findOneOrFail(AuditLog, { entityId: body.id });
+    expect(audit).toMatchObject({ action: 'api_key.create', actorUserId: admin.userId, accountId: admin.accountId, after: { userId: u.id } });
+    expect(JSON.stringify(audit)).not.toContain(body.key);
+  });
+
+  it('takes a lower role and an expiry, and refuses a role above the user\'s (422) or a past expiry (400)', async () => {
+    const u = await addUser('operator');
+    const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await issue(u.id, { name: 'reader', role: 'viewer', expiresAt })).json()).toMatchObject({ role: 'viewer', expiresAt });
+    const above = await issue(u.id, { name: 'boss', role: 'admin' });
+    expect(above.statusCode).toBe(422);
+    expect(above.json().error.message).toContain('change the user\'s role first');
+    expect((await issue(u.id, { name: 'old', expiresAt: '2000-01-01T00:00:00Z' })).statusCode).toBe(400);
+    expect((await issue(u.id, { name: 'x', colour: 'red' })).statusCode).toBe(400);
+    expect(await ctx.orm.em.fork().count(ApiKey, { userId: u.id, name: { $in: ['boss', 'old', 'x'] } })).toBe(0);
+  });
+
+  it('keeps the 5-active-keys limit (409) and refuses a deactivated or deleted user with a message saying what to do (409)', async () => {
+    const u = await addUser('viewer');
+    for (let i = 1; i < 5; i++) expect((await issue(u.id, { name: `k${i}` })).statusCode).toBe(201);
+    const sixth = await issue(u.id, { name: 'k5' });
+    expect(sixth.statusCode).toBe(409);
+    expect(sixth.json().error.message).toContain('at most 5 active');
+
+    const off = await addUser('viewer');
+    await call('PATCH', `/v1/users/${off.id}`, admin.apiKey, { active: false });
+    const deactivated = await issue(off.id, { name: 'k' });
+    expect(deactivated.statusCode).toBe(409);
+    expect(deactivated.json().error.message).toContain('reactivate it first');
+
+    const gone = await addUser('viewer');
+    await call('DELETE', `/v1/users/${gone.id}`, admin.apiKey);
+    expect((await issue(gone.id, { name: 'k' })).statusCode).toBe(409);
+    expect(await ctx.orm.em.fork().count(ApiKey, { userId: { $in: [off.id, gone.id] }, revokedAt: null })).toBe(0);
+  });
+
+  it('answers 404 for another account\'s user (or no user) and 403 to operators and viewers, issuing nothing', async () => {
+    const other = await ctx.bootstrap();
+    const before = await ctx.orm.em.fork().count(ApiKey, { userId: other.userId });
+    const res = await issue(other.userId, { name: 'intruder' });
+    expect(res.statusCode).toBe(404);
+    expect((await issue('00000000-0000-7000-8000-000000000000', { name: 'nobody' })).statusCode).toBe(404);
+    expect((await issue('not-an-id', { name: 'nobody' })).statusCode).toBe(404);
+
+    const target = await addUser('viewer');
+    for (const role of ['operator', 'viewer'] as const) {
+      const lower = await addUser(role);
+      expect((await issue(target.id, { name: `by-${role}` }, lower.key)).statusCode).toBe(403);
+      expect((await issue(lower.id, { name: 'self' }, lower.key)).statusCode).toBe(403);
+    }
+    expect(await ctx.orm.em.fork().count(ApiKey, { userId: other.userId })).toBe(before);
+    expect(await ctx.orm.em.fork().count(ApiKey, { userId: target.id })).toBe(1);
   });
 });
 

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { displayPrefix, generateApiKey, hashApiKey, isWellFormedApiKey } from '../../src/modules/accounts/keys.ts';
 import { newAccountId, newId } from '../../src/shared/ids.ts';
-import { nodeVersionProblem } from '../../src/shared/node-version.ts';
 
 describe('API keys', () => {
   it('are sky_ plus 36 base62 characters, all different', () => {
@@ -35,18 +34,6 @@ describe('ids', () => {
     const b = newId(2_000);
     expect(a < b).toBe(true);
     expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  });
-});
-
-describe('the Node version check', () => {
-  it('passes on the Node this suite runs on (the node devDependency, not the system Node 20)', () => {
-    expect(nodeVersionProblem()).toBeUndefined();
-  });
-
-  it('refuses Node older than 22.18 with a message saying how to fix it', () => {
-    expect(nodeVersionProblem('20.20.2')).toMatch(/needs Node >= 22.18.*npm/);
-    expect(nodeVersionProblem('22.17.1')).toBeDefined();
-    expect(nodeVersionProblem('22.18.0')).toBeUndefined();
   });
 });
 

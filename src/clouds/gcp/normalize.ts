@@ -8,11 +8,15 @@ type Network = google.cloud.compute.v1.INetwork;
 
 /** GCE's TERMINATED is a stopped instance (it can be started again), not a deleted one. */
 const VM_STATUS: Record<string, string> = {
+  PENDING: 'pending',
   PROVISIONING: 'pending',
   STAGING: 'pending',
+  REPAIRING: 'pending',
   RUNNING: 'running',
   STOPPING: 'stopping',
   SUSPENDING: 'stopping',
+  PENDING_STOP: 'stopping',
+  DEPROVISIONING: 'stopping',
   STOPPED: 'stopped',
   SUSPENDED: 'stopped',
   TERMINATED: 'stopped',

@@ -1,18 +1,35 @@
-import type { OpenedCloud } from '../index.ts';
+import type { CloudInput, OpenedCloud } from '../index.ts';
+import type { SandboxAccount, SandboxLedger, Scope } from '../ports.ts';
+import { dayOf, sandboxBilled, sandboxCostPages } from './cost.ts';
+import { SANDBOX_KINDS, sandboxItems } from './world.ts';
 
 /**
- * The sandbox provider has no cloud account behind it: its resources are `terraform_data` objects that live only in
- * Terraform state, which Skyloft already knows exactly. So there is nothing to list (an empty inventory, whose
- * completed scopes mark nothing deleted because nothing was ever listed), nothing that could be unhealthy, and
- * nothing billed.
+ * The sandbox provider: a whole cloud to tour with no cloud account (issue 19, item 17). Its resources are
+ * `terraform_data` objects that live in Terraform state, which Skyloft keeps: the ledger reads them (only the
+ * credential's own account), and inventory lists them as terraform applied them, beside objects Skyloft does not
+ * manage and orphans (world.ts), one of its vms resized behind Skyloft's back (drift); cost bills every object for
+ * every day it existed, today included, at rates derived from its id and the day (cost.ts). Nothing is random and
+ * nothing is paid for: the same day always costs the same. Always healthy.
  */
-export function openSandbox(): OpenedCloud {
+export function openSandbox(input: CloudInput, ledger: SandboxLedger | undefined): OpenedCloud {
+  if (!ledger) throw new Error('The sandbox adapter needs the ledger of what Skyloft provisioned (CloudDeps.sandbox)');
+  // Read once per opened cloud (one job), when first needed.
+  let account: Promise<SandboxAccount> | undefined;
+  const read = () => (account ??= ledger.read(input.credentialId));
   return {
     inventory: {
-      scopes: async () => [],
-      list: async function* () {},
+      scopes: async (): Promise<Scope[]> => Object.values(SANDBOX_KINDS).map((kind) => ({ region: 'global', kind })),
+      async *list(scope: Scope) {
+        const items = sandboxItems(input.credentialId, await read()).filter((i) => SANDBOX_KINDS[i.type] === scope.kind);
+        if (items.length > 0) yield items;
+      },
     },
     health: { probe: async () => {} },
-    cost: { collect: async function* () {} },
+    cost: {
+      async *collect(range) {
+        const today = dayOf(new Date());
+        yield* sandboxCostPages(sandboxBilled(input.credentialId, await read(), today), range, today);
+      },
+    },
   };
 }

@@ -6,8 +6,9 @@ import { StateLockedError } from '../../modules/state/locks.ts';
 import { AppError, RateLimitedError } from '../../shared/errors.ts';
 
 /**
- * The one place errors become HTTP answers: `{error: {code, message, details}, requestId}`. 5xx answers never carry
- * a stack trace or an internal message; the log has them, under the same request id.
+ * The one place errors become HTTP answers: `{error: {code, message, details}, requestId}`, `details` always present
+ * (null when there is nothing to add). 5xx answers never carry a stack trace or an internal message; the log has
+ * them, under the same request id.
  */
 const FASTIFY_CODES: Record<string, { status: number; code: string; message?: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: { status: 415, code: 'unsupported_media_type', message: 'Send application/json' },
@@ -16,8 +17,9 @@ const FASTIFY_CODES: Record<string, { status: number; code: string; message?: st
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: 'malformed_json', message: 'Body is not valid JSON' },
 };
 
-export function sendError(reply: FastifyReply, status: number, code: string, message: string, details?: unknown) {
-  return reply.status(status).send({ error: { code, message, ...(details !== undefined && { details }) }, requestId: reply.request.id });
+/** Every error answer is built here (the error handler, the not-found handler, the router's and /metrics' refusals). */
+export function sendError(reply: FastifyReply, status: number, code: string, message: string, details: unknown = null) {
+  return reply.status(status).send({ error: { code, message, details: details ?? null }, requestId: reply.request.id });
 }
 
 export function registerErrorHandling(app: FastifyInstance): void {

@@ -1,7 +1,7 @@
 import type { Em } from '../../db/orm.ts';
 import { lockRows } from '../../db/row-locks.ts';
 import type { Actor } from '../../shared/actor.ts';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
 import { iso } from '../../shared/time.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
@@ -85,6 +85,26 @@ export async function issueApiKey(
 export async function createOwnApiKey(em: Em, actor: Actor, input: NewApiKey) {
   return em.transactional(async (tx) => {
     const user = await tx.findOneOrFail(User, { id: actor.userId!, accountId: actor.accountId });
+    return issueApiKey(tx, actor, user, input);
+  });
+}
+
+/**
+ * An admin issues a key for a user of the account (one whose keys deactivation revoked, say): shown once, audited,
+ * within the same five-active-keys limit. A deactivated or deleted user holds no keys (409); the key's role may not
+ * exceed the user's (422: raise the user's role first).
+ */
+export async function issueApiKeyFor(em: Em, actor: Actor, userId: string, input: NewApiKey) {
+  return em.transactional(async (tx) => {
+    const user = isUuid(userId) ? await tx.findOne(User, { id: userId, accountId: actor.accountId }) : null;
+    if (!user) throw new NotFoundError('User', userId);
+    if (user.deletedAt) throw new ConflictError(`User ${user.email} was deleted and can hold no API keys`);
+    if (!user.active) {
+      throw new ConflictError(`User ${user.email} is deactivated and can hold no API keys: reactivate it first (PATCH /v1/users/${user.id} {"active": true})`);
+    }
+    if (input.role && !roleAtLeast(user.role, input.role)) {
+      throw new UnprocessableError(`A key cannot hold role "${input.role}" above its user's role "${user.role}": change the user's role first (PATCH /v1/users/${user.id})`);
+    }
     return issueApiKey(tx, actor, user, input);
   });
 }

@@ -9,18 +9,19 @@ export interface CountQuotas {
 }
 
 /**
- * What each quota counts, as the rows' own SQL (the statuses are the entities' own: a live resource is any not
- * destroyed; an unfinished operation is queued, running or awaiting approval).
+ * What each quota counts, as the rows' own SQL (the statuses are the entities' own: a live credential is one not
+ * deleted; a live resource is any Skyloft still manages, neither destroyed nor forgotten; an unfinished operation is
+ * queued, running or awaiting approval).
  */
 const QUOTAS: Record<keyof CountQuotas, { rows: string; variable: string; noun: string; remedy: string }> = {
   credentials: {
-    rows: 'select 1 from credentials where account_id = ?',
+    rows: 'select 1 from credentials where account_id = ? and deleted_at is null',
     variable: 'SKYLOFT_QUOTA_CREDENTIALS',
     noun: 'credentials',
     remedy: 'delete one',
   },
   resources: {
-    rows: "select 1 from resources where account_id = ? and status <> 'destroyed'",
+    rows: "select 1 from resources where account_id = ? and status not in ('destroyed', 'forgotten')",
     variable: 'SKYLOFT_QUOTA_RESOURCES',
     noun: 'live resources',
     remedy: 'destroy some',

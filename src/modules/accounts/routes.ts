@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
-import { apiKeyView, createOwnApiKey, listApiKeys, revokeApiKey } from './api-keys.ts';
+import { errorBody, errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import { apiKeyView, createOwnApiKey, issueApiKeyFor, listApiKeys, revokeApiKey } from './api-keys.ts';
 import { Account, ROLE_NAMES, User } from './entities.ts';
 import { createUser, deleteUser, listUsers, updateUser, userView } from './users.ts';
 
@@ -27,6 +27,17 @@ const apiKeySchema = z.object({
   createdAt: z.string(),
 });
 const createdKeySchema = apiKeySchema.extend({ key: z.string().describe('The API key itself: shown once, never again') });
+
+const newKeyBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  role: role.optional().describe('Defaults to your own role; may be lower, never higher'),
+  expiresAt: z.iso.datetime({ offset: true }).optional(),
+});
+const keyInput = (body: z.infer<typeof newKeyBody>) => ({
+  name: body.name,
+  role: body.role,
+  expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
+});
 
 const tags = ['accounts'];
 
@@ -91,6 +102,22 @@ export const userRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   }, async (req) => userView(await updateUser(req.em, req.actor, req.params.id, req.body)));
 
+  app.post('/:id/api-keys', {
+    config: { minRole: 'admin' },
+    schema: {
+      tags,
+      summary: 'Issue an API key for a user of the account (at most 5 active); the key is shown once',
+      description: 'For a user whose keys were revoked (deactivating a user revokes every key it holds; reactivating gives none back). ' +
+        'A deactivated or deleted user answers 409; a role above the user\'s answers 422.',
+      params: idParam,
+      body: newKeyBody.extend({ role: role.optional().describe('Defaults to the user\'s role; may be lower, never higher') }),
+      response: { 201: createdKeySchema, 422: errorBody, ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const { apiKey, key } = await issueApiKeyFor(req.em, req.actor, req.params.id, keyInput(req.body));
+    return reply.status(201).send({ ...apiKeyView(apiKey), key });
+  });
+
   app.delete('/:id', {
     config: { minRole: 'admin' },
     schema: { tags, summary: 'Deactivate and soft-delete a user; its keys are revoked', params: idParam, response: { 200: userSchema, ...errorResponses } },
@@ -103,20 +130,11 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       tags,
       summary: 'Create an API key for yourself (at most 5 active); the key is shown once',
-      body: z.strictObject({
-        name: z.string().trim().min(1).max(100),
-        role: role.optional().describe('Defaults to your own role; may be lower, never higher'),
-        expiresAt: z.iso.datetime({ offset: true }).optional(),
-      }),
+      body: newKeyBody,
       response: { 201: createdKeySchema, ...errorResponses },
     },
   }, async (req, reply) => {
-    const { body } = req;
-    const { apiKey, key } = await createOwnApiKey(req.em, req.actor, {
-      name: body.name,
-      role: body.role,
-      expiresAt: body.expiresAt ? new Date(body.expiresAt) : undefined,
-    });
+    const { apiKey, key } = await createOwnApiKey(req.em, req.actor, keyInput(req.body));
     return reply.status(201).send({ ...apiKeyView(apiKey), key });
   });
 

@@ -9,7 +9,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import type { Credential } from '../credentials/entity.ts';
-import { credentialsInScope } from '../credentials/service.ts';
+import { credentialsInScope, historyOf } from '../credentials/service.ts';
 import { CostRun } from './entities.ts';
 import { addDays, daysBetween, today } from './days.ts';
 import { CostWriter } from './store.ts';
@@ -181,9 +181,11 @@ export class CostService {
     await em.nativeUpdate(CostRun, { id: runId, status: { $in: ['queued', 'running'] } }, { status: 'failed', error: message, finishedAt: new Date() });
   }
 
-  listRuns(em: Em, accountId: string, page: PageRequest, credentialId?: string): Promise<Page<CostRun>> {
+  /** Runs of deleted credentials only with include=deleted (history). */
+  async listRuns(em: Em, accountId: string, page: PageRequest, credentialId?: string, includeDeleted = false): Promise<Page<CostRun>> {
+    const credential = await historyOf(em, accountId, credentialId, includeDeleted);
     return keysetPage(page, (idBelow, take) =>
-      em.find(CostRun, { accountId, ...(credentialId && { credentialId }), ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
+      em.find(CostRun, { accountId, ...credential, ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
     );
   }
 

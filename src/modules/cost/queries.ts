@@ -17,6 +17,8 @@ export interface CostQuery {
   currency?: string;
   /** Most groups answered (resource groups are the largest first). */
   limit: number;
+  /** The cost of deleted credentials too (kept as history); otherwise live credentials only. */
+  includeDeleted?: boolean;
 }
 
 export interface Amount {
@@ -44,11 +46,11 @@ export const UNATTRIBUTED_KEY = 'unattributed';
 /**
  * GET /v1/costs. Provider, service and day questions read the per-day totals (cost_daily, a few rows per day and
  * credential); resource questions read cost_data through its primary key (credential, day). Both are reached
- * through the account's credentials, so another account's rows are never in reach.
+ * through the account's credentials (live ones unless includeDeleted), so another account's rows are never in reach.
  */
 export async function queryCosts(em: Em, accountId: string, q: CostQuery): Promise<CostAnswer> {
   const db = em.getKysely();
-  const filters = sql`c.credential_id in (select id from credentials where account_id = ${accountId})
+  const filters = sql`c.credential_id in (select id from credentials where account_id = ${accountId}${q.includeDeleted ? sql`` : sql` and deleted_at is null`})
        and c.usage_date >= ${q.from}::date and c.usage_date < ${q.to}::date
        ${q.provider ? sql`and c.credential_id in (select id from credentials where provider = ${q.provider})` : sql``}
        ${q.credentialId ? sql`and c.credential_id = ${q.credentialId}` : sql``}`;

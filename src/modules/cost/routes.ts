@@ -71,6 +71,7 @@ export function costRoutes(deps: AppDeps): FastifyPluginAsyncZod {
           credentialId: z.uuid().optional(),
           currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as USD').optional(),
           limit: z.coerce.number().int().min(1).max(10_000).default(1_000),
+          include: z.literal('deleted').optional().describe('deleted: the cost of deleted credentials too (kept as history)'),
         }),
         response: {
           200: z.object({
@@ -87,8 +88,9 @@ export function costRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         },
       },
     }, async (req) => {
-      const { from, to, ...rest } = req.query;
-      return queryCosts(req.em, req.actor.accountId, { ...queryRange(from, to, { from: monthStart(today()), to: addDays(today(), 1) }), ...rest });
+      const { from, to, include, ...rest } = req.query;
+      const range = queryRange(from, to, { from: monthStart(today()), to: addDays(today(), 1) });
+      return queryCosts(req.em, req.actor.accountId, { ...range, ...rest, includeDeleted: include === 'deleted' });
     });
 
     app.post('/collect', {
@@ -103,9 +105,14 @@ export function costRoutes(deps: AppDeps): FastifyPluginAsyncZod {
 
     app.get('/runs', {
       config: { minRole: 'viewer' },
-      schema: { tags, summary: 'Cost collection runs, newest first', querystring: z.strictObject({ ...pageQuery, credentialId: z.uuid().optional() }), response: { 200: page(runSchema), ...errorResponses } },
+      schema: {
+        tags,
+        summary: 'Cost collection runs, newest first; those of deleted credentials with include=deleted',
+        querystring: z.strictObject({ ...pageQuery, credentialId: z.uuid().optional(), include: z.literal('deleted').optional() }),
+        response: { 200: page(runSchema), ...errorResponses },
+      },
     }, async (req) => {
-      const result = await deps.cost.listRuns(req.em, req.actor.accountId, req.query, req.query.credentialId);
+      const result = await deps.cost.listRuns(req.em, req.actor.accountId, req.query, req.query.credentialId, req.query.include === 'deleted');
       return { items: result.items.map(runView), nextCursor: result.nextCursor };
     });
 

@@ -9,9 +9,15 @@ export interface CredentialEndpoints {
   authorityHost?: string;
 }
 
+/**
+ * A deleted credential keeps its row (deletedAt set, secret wiped) so its inventory, cost and health history stay
+ * readable. The default `live` filter hides it from every ORM read, so no worker, schedule or route uses it by
+ * accident; the few reads of history pass `filters: { live: false }` (WITH_DELETED in service.ts).
+ */
 export const Credential = defineEntity({
   name: 'Credential',
   tableName: 'credentials',
+  filters: { live: { name: 'live', cond: { deletedAt: null }, default: true } },
   properties: {
     id: p.uuid().primary(),
     accountId: p.string(),
@@ -21,10 +27,11 @@ export const Credential = defineEntity({
     regions: p.json<string[]>().nullable(),
     endpoints: p.json<CredentialEndpoints>(),
     options: p.json<Record<string, unknown>>(),
-    /** Sealed by src/shared/vault.ts, bound to (account, credential id). Loaded only where a secret is needed. */
-    secretCiphertext: p.blob().lazy(),
-    secretKeyId: p.string(),
+    /** Sealed by src/shared/vault.ts, bound to (account, credential id). Loaded only where a secret is needed; null once deleted. */
+    secretCiphertext: p.blob().lazy().nullable(),
+    secretKeyId: p.string().nullable(),
     secretUpdatedAt: p.datetime().columnType('timestamptz'),
+    deletedAt: p.datetime().columnType('timestamptz').nullable(),
     ...timestamps,
     ...authorship,
   },

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, idParam, page, pageQuery } from '../../http/schemas.ts';
+import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import { ForbiddenError } from '../../shared/errors.ts';
 import { PROVIDERS } from './entity.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import { credentialView } from './service.ts';
@@ -34,7 +35,9 @@ const credentialSchema = z.object({
   secretUpdatedAt: z.string(),
   createdAt: z.string(),
   updatedAt: z.string(),
+  deletedAt: nullableTime.describe('set once deleted: its secret is wiped, its history kept (include=deleted)'),
 });
+const includeDeleted = z.literal('deleted').optional().describe('deleted: deleted credentials too (their history is kept)');
 
 const tags = ['credentials'];
 
@@ -72,12 +75,12 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       config: { minRole: 'viewer' },
       schema: {
         tags,
-        summary: 'List credentials',
-        querystring: z.strictObject({ ...pageQuery, provider: provider.optional() }),
+        summary: 'List credentials; deleted ones with include=deleted',
+        querystring: z.strictObject({ ...pageQuery, provider: provider.optional(), include: includeDeleted }),
         response: { 200: page(credentialSchema), ...errorResponses },
       },
     }, async (req) => {
-      const result = await service.list(req.em, req.actor.accountId, req.query, req.query.provider);
+      const result = await service.list(req.em, req.actor.accountId, req.query, { provider: req.query.provider, includeDeleted: req.query.include === 'deleted' });
       return { items: result.items.map(credentialView), nextCursor: result.nextCursor };
     });
 
@@ -93,14 +96,38 @@ export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
 
     app.get('/:id', {
       config: { minRole: 'viewer' },
-      schema: { tags, summary: 'Read a credential (never its secret)', params: idParam, response: { 200: credentialSchema, ...errorResponses } },
-    }, async (req) => credentialView(await service.get(req.em, req.actor.accountId, req.params.id)));
+      schema: {
+        tags,
+        summary: 'Read a credential (never its secret); a deleted one answers 404 unless include=deleted',
+        params: idParam,
+        querystring: z.strictObject({ include: includeDeleted }),
+        response: { 200: credentialSchema, ...errorResponses },
+      },
+    }, async (req) => credentialView(await service.get(req.em, req.actor.accountId, req.params.id, req.query.include === 'deleted')));
 
     app.delete('/:id', {
       config: { minRole: 'operator' },
-      schema: { tags, summary: 'Delete a credential and its encrypted secret', params: idParam, response: { 204: z.null(), ...errorResponses } },
+      schema: {
+        tags,
+        summary: 'Delete a credential (its secret is wiped, its history kept); purge=true (admin) also removes its history for good',
+        description:
+          'A delete is soft: the credential is never used again (no schedule, sync, check, collection or new resource: 422) and its ' +
+          'secret is wiped, but its inventory items, cost lines and health checks stay readable with include=deleted. 409 while it ' +
+          'manages live resources (destroy or forget them first). Deleting again answers 204 and changes nothing. ' +
+          'purge=true (admin, audited) deletes it if needed, then removes that history and the credential for good, in short batches; ' +
+          'it also works on a credential already deleted.',
+        params: idParam,
+        querystring: z.strictObject({ purge: z.enum(['true', 'false']).optional() }),
+        response: { 204: z.null(), ...errorResponses },
+      },
     }, async (req, reply) => {
-      await service.remove(req.em, req.actor, req.params.id);
+      if (req.query.purge === 'true') {
+        if (req.actor.role !== 'admin') throw new ForbiddenError(`Purging a credential's history needs the admin role; this key has ${req.actor.role}`);
+        const purged = await service.purge(req.em, req.actor, req.params.id);
+        req.log.info({ credentialId: req.params.id, purged }, 'credential purged with its history');
+      } else {
+        await service.remove(req.em, req.actor, req.params.id);
+      }
       await withTimeout(deps.schedules.removeFor(req.params.id), 2_000, 'Redis').catch((err: unknown) =>
         req.log.warn({ err }, 'could not remove the credential\'s schedules yet'),
       );

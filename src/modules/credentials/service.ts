@@ -3,7 +3,7 @@ import { inBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
 import { retryOnDeadlock } from '../../db/deadlocks.ts';
 import type { Actor } from '../../shared/actor.ts';
-import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
+import { AppError, ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
 import { iso } from '../../shared/time.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
@@ -11,8 +11,9 @@ import type { KeyRing } from '../../shared/vault.ts';
 import { OutboundGuard } from '../../shared/outbound.ts';
 import { assertQuota, lockAccountQuotas } from '../accounts/quotas.ts';
 import { recordAudit } from '../audit/service.ts';
-import { Resource } from '../provisioning/entities.ts';
+import { Resource, UNMANAGED_STATUSES } from '../provisioning/entities.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
+import { purgeHistory, type PurgedHistory } from './purge.ts';
 import { isKeylessRole, parseSecret, type CredentialSecret, type SecretPolicy } from './secrets.ts';
 
 export interface NewCredential {
@@ -40,15 +41,51 @@ export function credentialView(c: Credential) {
     secretUpdatedAt: iso(c.secretUpdatedAt),
     createdAt: iso(c.createdAt),
     updatedAt: iso(c.updatedAt),
+    deletedAt: iso(c.deletedAt),
   };
 }
 
-/** The one credential named (404 when it is not the account's), or every credential of the account. */
+/** Reads that reach deleted credentials too (their history); every other read sees live ones only. */
+export const WITH_DELETED = { filters: { live: false } } as const;
+
+/** A deleted credential named for new work: 422, saying what to do instead. Not retryable, so a job ends with it. */
+export class CredentialDeletedError extends AppError {
+  constructor(c: Pick<Credential, 'id' | 'name' | 'deletedAt'>) {
+    super('credential_deleted', 422, `Credential ${c.name} (${c.id}) was deleted at ${iso(c.deletedAt)} and can no longer be used; register a new one (POST /v1/credentials)`);
+  }
+}
+
+/**
+ * A credential of the account, deleted ones included when asked (their history stays readable); another account's,
+ * malformed or unknown ids answer 404.
+ */
+export async function credentialOf(em: Em, accountId: string, id: string, includeDeleted = false): Promise<Credential> {
+  const credential = isUuid(id) ? await em.findOne(Credential, { id, accountId }, { ...(includeDeleted && WITH_DELETED), refresh: true }) : null;
+  if (!credential) throw new NotFoundError('Credential', id);
+  return credential;
+}
+
+/** The credential new work names: 404 when it is not the account's, 422 when it was deleted. */
+export async function usableCredential(em: Em, accountId: string, id: string): Promise<Credential> {
+  const credential = await credentialOf(em, accountId, id, true);
+  if (credential.deletedAt) throw new CredentialDeletedError(credential);
+  return credential;
+}
+
+/** The one credential named for new work (see usableCredential), or every live credential of the account. */
 export async function credentialsInScope(em: Em, accountId: string, credentialId?: string): Promise<Credential[]> {
   if (credentialId === undefined) return em.find(Credential, { accountId }, { orderBy: { id: 'asc' } });
-  const one = isUuid(credentialId) ? await em.findOne(Credential, { id: credentialId, accountId }) : null;
-  if (!one) throw new NotFoundError('Credential', credentialId);
-  return [one];
+  return [await usableCredential(em, accountId, credentialId)];
+}
+
+/**
+ * The `credentialId` condition of a history list (sync runs, cost runs): the credential asked for, if any, and unless
+ * include=deleted none of the account's deleted credentials (their history is listed only when asked for).
+ */
+export async function historyOf(em: Em, accountId: string, credentialId: string | undefined, includeDeleted: boolean) {
+  const deleted = includeDeleted ? [] : (await em.find(Credential, { accountId, deletedAt: { $ne: null } }, { ...WITH_DELETED, fields: ['id'] })).map((c) => c.id);
+  if (credentialId === undefined && deleted.length === 0) return {};
+  return { credentialId: { ...(credentialId !== undefined && { $eq: credentialId }), ...(deleted.length > 0 && { $nin: deleted }) } };
 }
 
 const aadFor = (c: { accountId: string; id: string }) => `credential:${c.accountId}:${c.id}`;
@@ -118,46 +155,95 @@ export class CredentialService {
     return credential;
   }
 
-  list(em: Em, accountId: string, page: PageRequest, provider?: Provider): Promise<Page<Credential>> {
+  list(em: Em, accountId: string, page: PageRequest, filters: { provider?: Provider; includeDeleted?: boolean }): Promise<Page<Credential>> {
     return keysetPage(page, (idBelow, take) =>
       em.find(
         Credential,
-        { accountId, ...(provider && { provider }), ...(idBelow && { id: { $lt: idBelow } }) },
-        { orderBy: { id: 'desc' }, limit: take },
+        { accountId, ...(filters.provider && { provider: filters.provider }), ...(idBelow && { id: { $lt: idBelow } }) },
+        { orderBy: { id: 'desc' }, limit: take, ...(filters.includeDeleted && WITH_DELETED) },
       ),
     );
   }
 
-  async get(em: Em, accountId: string, id: string): Promise<Credential> {
-    const credential = isUuid(id) ? await em.findOne(Credential, { id, accountId }) : null;
+  get(em: Em, accountId: string, id: string, includeDeleted = false): Promise<Credential> {
+    return credentialOf(em, accountId, id, includeDeleted);
+  }
+
+  /**
+   * Soft delete: the secret is wiped and the credential is never used again (no schedule, sync, check, collection or
+   * new resource), but its inventory, cost and health history stay readable with include=deleted. 409 while it still
+   * manages live resources (forgotten ones no longer count). Deleting it again changes nothing.
+   */
+  async remove(em: Em, actor: Actor, id: string): Promise<void> {
+    await em.transactional(async (tx) => {
+      const credential = await this.lockedForDeletion(tx, actor, id);
+      if (credential.deletedAt) return;
+      const before = credentialView(credential);
+      const deletedAt = await this.retire(tx, actor, credential);
+      recordAudit(tx, actor, { action: 'credential.delete', entityType: 'credential', entityId: id, before, after: { ...before, deletedAt: iso(deletedAt) } });
+    });
+  }
+
+  /**
+   * Removes a credential and its whole history for good: deleted first (if it was not), the purge audited, then its
+   * history in short batches (src/modules/credentials/purge.ts), then the row itself. Answers what was removed.
+   */
+  async purge(em: Em, actor: Actor, id: string): Promise<PurgedHistory> {
+    const credential = await em.transactional(async (tx) => {
+      const found = await this.lockedForDeletion(tx, actor, id);
+      const before = credentialView(found);
+      if (!found.deletedAt) await this.retire(tx, actor, found);
+      recordAudit(tx, actor, { action: 'credential.purge', entityType: 'credential', entityId: id, before });
+      return found;
+    });
+    const purged = await purgeHistory(em, credential);
+    // Whatever a job still wrote meanwhile goes with the row (cascades, and the cost_data trigger): a few rows at most.
+    await retryOnDeadlock(() => em.fork().transactional((tx) => tx.nativeDelete(Credential, { id: credential.id }, WITH_DELETED)));
+    return purged;
+  }
+
+  /**
+   * The credential to delete, row-locked after the account's quota lock (the order resource creates take), so a
+   * create naming it either commits first (and then counts as live below) or sees it deleted.
+   */
+  private async lockedForDeletion(tx: Em, actor: Actor, id: string): Promise<Credential> {
+    await lockAccountQuotas(tx, actor.accountId);
+    const credential = isUuid(id) ? await tx.findOne(Credential, { id, accountId: actor.accountId }, { ...WITH_DELETED, lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
     if (!credential) throw new NotFoundError('Credential', id);
+    if (credential.deletedAt) return credential;
+    const live = await tx.count(Resource, { credentialId: id, status: { $nin: [...UNMANAGED_STATUSES] } });
+    if (live > 0) {
+      throw new ConflictError(`Credential ${credential.name} still manages ${live} live resource(s); destroy them, or forget them (admin: DELETE /v1/resources/:id?forget=true), first`);
+    }
     return credential;
   }
 
-  async remove(em: Em, actor: Actor, id: string): Promise<void> {
-    const credential = await this.get(em, actor.accountId, id);
-    const live = await em.count(Resource, { credentialId: id, status: { $ne: 'destroyed' } });
-    if (live > 0) throw new ConflictError(`Credential ${credential.name} still manages ${live} live resource(s); destroy them first`);
-    // Its runs, checks and cost go with it (cascades); a job writing them at this moment may deadlock the delete once.
-    await retryOnDeadlock(() => em.transactional(async (tx) => {
-      recordAudit(tx, actor, { action: 'credential.delete', entityType: 'credential', entityId: id, before: credentialView(credential) });
-      await tx.nativeDelete(Credential, { id });
-    }));
+  /** Marks the credential deleted and wipes its secret (nothing may use it again, so nothing needs it). */
+  private async retire(tx: Em, actor: Actor, credential: Credential): Promise<Date> {
+    const deletedAt = new Date();
+    await tx.nativeUpdate(Credential, { id: credential.id }, { deletedAt, secretCiphertext: null, secretKeyId: null, updatedAt: deletedAt, updatedBy: actor.userId });
+    return deletedAt;
   }
 
   async rotateSecret(em: Em, actor: Actor, id: string, rawSecret: unknown): Promise<Credential> {
-    const credential = await this.get(em, actor.accountId, id);
-    const secret = parseSecret(credential.provider, rawSecret, this.secretPolicy);
-    const before = credentialView(credential);
-    Object.assign(credential, sealSecret(this.ring, credential, secret), { secretUpdatedAt: new Date(), updatedBy: actor.userId });
-    recordAudit(em, actor, { action: 'credential.rotate_secret', entityType: 'credential', entityId: id, before, after: credentialView(credential) });
-    await em.flush();
-    return credential;
+    const found = await this.get(em, actor.accountId, id);
+    const secret = parseSecret(found.provider, rawSecret, this.secretPolicy);
+    // Under the row's lock: a delete committed meanwhile (its secret wiped) must not get a secret back.
+    return em.transactional(async (tx) => {
+      const credential = await tx.findOne(Credential, { id: found.id }, { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true });
+      if (!credential) throw new NotFoundError('Credential', id);
+      const before = credentialView(credential);
+      Object.assign(credential, sealSecret(this.ring, credential, secret), { secretUpdatedAt: new Date(), updatedBy: actor.userId });
+      recordAudit(tx, actor, { action: 'credential.rotate_secret', entityType: 'credential', entityId: id, before, after: credentialView(credential) });
+      return credential;
+    });
   }
 
   /** Decrypts a credential's secret. Only workers call this, and only keep the result for one job. */
   async openSecret(em: Em, credential: Credential): Promise<CredentialSecret> {
-    const row = await em.findOneOrFail(Credential, { id: credential.id }, { fields: ['id', 'accountId', 'secretCiphertext'] });
+    const row = await em.findOne(Credential, { id: credential.id }, { ...WITH_DELETED, fields: ['id', 'name', 'accountId', 'secretCiphertext', 'deletedAt'], refresh: true });
+    if (!row) throw new NotFoundError('Credential', credential.id);
+    if (!row.secretCiphertext) throw new CredentialDeletedError(row); // deleted since the job loaded it
     return JSON.parse(this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row)).toString('utf8')) as CredentialSecret;
   }
 
@@ -200,7 +286,8 @@ export class CredentialService {
         { fields: ['id', 'accountId', 'secretCiphertext', 'secretKeyId'], limit: 100, lockMode: LockMode.PESSIMISTIC_WRITE },
       );
       for (const row of rows) {
-        const plain = this.ring.open(Buffer.from(row.secretCiphertext), aadFor(row));
+        // Only live credentials are read (the default filter), and a live credential always has a secret (0013).
+        const plain = this.ring.open(Buffer.from(row.secretCiphertext!), aadFor(row));
         Object.assign(row, { secretCiphertext: this.ring.seal(plain, aadFor(row)), secretKeyId: this.ring.currentKeyId });
       }
       return rows.length;

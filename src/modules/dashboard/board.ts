@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BaseAdapter } from '@bull-board/api/baseAdapter';
 import type { AppControllerRoute, BullBoardQueues, IServerAdapter, UIConfig } from '@bull-board/api/typings/app';
 import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyReply } from 'fastify';
 import { accountJobs } from '../../queue/account-jobs.ts';
 import { QUEUE_NAMES, type Queues } from '../../queue/catalog.ts';
 import { AccountQueueAdapter } from './account-board.ts';
@@ -113,13 +114,28 @@ export function createBoards(queues: Queues): Boards {
   const accountQueues = (accountId: string, readOnly: boolean): BullBoardQueues =>
     new Map(QUEUE_NAMES.map((name) => [name, withRedaction(new AccountQueueAdapter(queues.get(name), { queueName: name, accountId, jobs }, adapterOptions(name, readOnly)))]));
 
+  const uiPlugin = ui.registerPlugin();
   return {
     board,
     accountQueues,
-    ui: ui.registerPlugin(),
+    ui: (scope, opts, done) => {
+      scope.addHook('onSend', async (_request, reply, payload) => (isHtml(reply) && typeof payload === 'string' ? withoutExternalLinks(payload) : payload));
+      uiPlugin(scope, opts, done);
+    },
     routes: collect([]).routes.flatMap((r) => paths(r).map((route) => ({ method: methods(r), route }))),
   };
 }
+
+/**
+ * bull-board's entry page (@bull-board/ui dist/index.ejs) links IBM Plex from fonts.googleapis.com: a request to
+ * another origin on every visit, which fails offline, tells Google who is looking, and the page's CSP blocks anyway
+ * (src/http/plugins/page-policy.ts). Dropped, so the page uses the system fonts its CSS names after IBM Plex.
+ */
+function withoutExternalLinks(html: string): string {
+  return html.replace(/<link\b[^>]*\bhref=["']?(?:[a-z][a-z0-9+.-]*:)?\/\/[^>]*>\s*/gi, '');
+}
+
+const isHtml = (reply: FastifyReply) => String(reply.getHeader('content-type') ?? '').startsWith('text/html');
 
 function queueAdapters(queues: Queues, readOnlyMode: boolean): BaseAdapter[] {
   return QUEUE_NAMES.map((name) => withRedaction(new BullMQAdapter(queues.get(name), adapterOptions(name, readOnlyMode))));

@@ -138,16 +138,24 @@ export function dashboardRoutes(deps: AppDeps) {
       });
     }
 
-    // A GET confirmation page (bull-board's header links are plain links), whose form POSTs the sign-out.
-    app.get(SIGN_OUT_PATH, { schema: { hide: true } }, async (_request, reply) => html(reply, 200, signOutPage()));
+    const signOut = async (request: FastifyRequest, reply: FastifyReply) => {
+      await sessions.signOut(request.em, request.cookies[SESSION_COOKIE]).catch(postgresDown);
+      clearSessionCookie(reply);
+      clearOldCookie(request, reply);
+      return reply.redirect(`${SIGN_IN_PATH}?signed-out`, 303);
+    };
+
+    // bull-board's header links are plain links, so its "Sign out" is a GET: one click on it ends the session at once
+    // (the README's promise). Anything else that lands here (a link from another site, a prefetch, a browser that
+    // sends no fetch metadata) gets a confirmation page whose form POSTs the sign-out.
+    app.get(SIGN_OUT_PATH, { schema: { hide: true } }, async (request, reply) =>
+      userNavigatedHere(request) ? signOut(request, reply) : html(reply, 200, signOutPage()),
+    );
 
     for (const path of SIGN_OUT_PATHS) {
       app.post(path, { schema: { hide: true }, bodyLimit: 4_096 }, async (request, reply) => {
         if (!sameOrigin(request)) throw new ForbiddenError('Cross-site request refused: the Origin header must name this host');
-        await sessions.signOut(request.em, request.cookies[SESSION_COOKIE]).catch(postgresDown);
-        clearSessionCookie(reply);
-        clearOldCookie(request, reply);
-        return reply.redirect(`${SIGN_IN_PATH}?signed-out`, 303);
+        return signOut(request, reply);
       });
     }
 
@@ -306,6 +314,17 @@ function html(reply: FastifyReply, status: number, body: string) {
     .header('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
     .type('text/html; charset=utf-8')
     .send(body);
+}
+
+/**
+ * Whether the browser says (fetch metadata, https://www.w3.org/TR/fetch-metadata/) that a person followed a link of
+ * this site, or typed or bookmarked the address: a top-level navigation, same-origin or user-initiated, and no
+ * prefetch. A page of another site cannot make a browser say this.
+ */
+function userNavigatedHere(request: FastifyRequest): boolean {
+  const h = request.headers;
+  return h['sec-fetch-mode'] === 'navigate' && h['sec-fetch-dest'] === 'document' && (h['sec-fetch-site'] === 'same-origin' || h['sec-fetch-site'] === 'none') &&
+    h['sec-purpose'] === undefined && h.purpose === undefined;
 }
 
 const actorInfo = (request: FastifyRequest): Pick<Actor, 'ip' | 'userAgent' | 'requestId'> => ({

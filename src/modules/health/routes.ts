@@ -6,6 +6,7 @@ import { errorResponses, page, pageQuery } from '../../http/schemas.ts';
 import { iso } from '../../shared/time.ts';
 import { sql } from 'kysely';
 import { Credential } from '../credentials/entity.ts';
+import { WITH_DELETED } from '../credentials/service.ts';
 import { HEALTH_STATUSES, type HealthCheck } from './entity.ts';
 
 const checkSchema = z.object({
@@ -46,18 +47,21 @@ async function billingAccess(em: Em, accountId: string): Promise<Map<string, z.i
 
 export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   const tags = ['health'];
+  // The checks were already chosen (deleted credentials' only when asked for): name each one's provider.
   const providers = async (em: Em, ids: string[]) =>
-    new Map((await em.find(Credential, { id: { $in: ids } }, { fields: ['id', 'provider'] })).map((c) => [c.id, c.provider as string]));
+    new Map((await em.find(Credential, { id: { $in: ids } }, { ...WITH_DELETED, fields: ['id', 'provider'] })).map((c) => [c.id, c.provider as string]));
+  const include = z.literal('deleted').optional().describe('deleted: deleted credentials too (their checks are kept as history)');
   return async (app) => {
     app.get('/providers', {
       config: { minRole: 'viewer' },
       schema: {
         tags,
-        summary: "The latest check of every credential, with its billing access as the latest cost collection found it",
+        summary: "The latest check of every credential, with its billing access as the latest cost collection found it; deleted credentials' with include=deleted",
+        querystring: z.strictObject({ include }),
         response: { 200: z.object({ items: z.array(checkSchema.extend({ billing: billingSchema })) }), ...errorResponses },
       },
     }, async (req) => {
-      const latest = await deps.health.latest(req.em, req.actor.accountId);
+      const latest = await deps.health.latest(req.em, req.actor.accountId, req.query.include === 'deleted');
       const byId = await providers(req.em, latest.map((c) => c.credentialId));
       const billing = await billingAccess(req.em, req.actor.accountId);
       const unknown = { status: 'unknown' as const, error: null, checkedAt: null };
@@ -70,11 +74,11 @@ export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         tags,
         summary: "A credential's past checks, newest first",
         params: z.strictObject({ credentialId: z.string().min(1).max(100) }),
-        querystring: z.strictObject(pageQuery),
+        querystring: z.strictObject({ ...pageQuery, include }),
         response: { 200: page(checkSchema), ...errorResponses },
       },
     }, async (req) => {
-      const result = await deps.health.history(req.em, req.actor.accountId, req.params.credentialId, req.query);
+      const result = await deps.health.history(req.em, req.actor.accountId, req.params.credentialId, req.query, req.query.include === 'deleted');
       const byId = await providers(req.em, [req.params.credentialId]);
       return { items: result.items.map((c) => view(c, byId.get(c.credentialId) ?? 'unknown')), nextCursor: result.nextCursor };
     });

@@ -8,11 +8,14 @@ import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import type { Credential } from '../credentials/entity.ts';
-import { credentialsInScope } from '../credentials/service.ts';
+import { credentialOf, credentialsInScope } from '../credentials/service.ts';
 import { HealthCheck } from './entity.ts';
 
 /** Checks kept per credential; older ones are pruned as new ones arrive. */
 export const HEALTH_HISTORY_LIMIT = 500;
+
+/** Start-up re-checks of one credential within this long of each other are one (several processes starting together). */
+export const RECHECK_DEDUPE_MS = 60_000;
 
 /**
  * Each credential's API health: one cheap authenticated call, timed. healthy; degraded when slower than
@@ -46,6 +49,27 @@ export class HealthService {
       this.log.warn({ err, credentialId }, 'could not enqueue a health check');
     }
     return checkId;
+  }
+
+  /**
+   * At start-up: one new check of every live credential whose latest check failed, so a fix that needed a restart
+   * (a CA in NODE_EXTRA_CA_CERTS, SKYLOFT_ALLOWED_ENDPOINTS) shows at once instead of the old error until the next
+   * scheduled or manual check (issue 19, item 10). Processes starting together (the worker and scheduler roles of
+   * one process, or a fleet of replicas) add one job per credential: BullMQ drops the same deduplication id for
+   * RECHECK_DEDUPE_MS. Answers how many credentials were due.
+   */
+  async recheckFailed(em: Em): Promise<number> {
+    const due = await em.getConnection().execute<{ credential_id: string; account_id: string }[]>(
+      `select h.credential_id, h.account_id
+         from (select distinct on (credential_id) credential_id, account_id, status from health_checks order by credential_id, id desc) h
+         join credentials c on c.id = h.credential_id and c.account_id = h.account_id
+        where h.status = 'error' and c.deleted_at is null`,
+    );
+    for (const row of due) {
+      const payload = { credentialId: row.credential_id, checkId: newId(), accountId: row.account_id };
+      await this.queues.add('health-check', payload, { deduplication: { id: `recheck_${row.credential_id}`, ttl: RECHECK_DEDUPE_MS } });
+    }
+    return due.length;
   }
 
   /** Runs the probe and records the result under `checkId` (a retried job records it once). */
@@ -86,16 +110,18 @@ export class HealthService {
     return row;
   }
 
-  /** The newest check of every credential of the account. */
-  async latest(em: Em, accountId: string): Promise<HealthCheck[]> {
+  /** The newest check of every live credential of the account (deleted ones too with includeDeleted: their history). */
+  async latest(em: Em, accountId: string, includeDeleted = false): Promise<HealthCheck[]> {
+    const live = includeDeleted ? sql`` : sql`and credential_id in (select id from credentials where account_id = ${accountId} and deleted_at is null)`;
     const { rows } = await sql<{ id: string }>`
-      select distinct on (credential_id) id from health_checks where account_id = ${accountId}
+      select distinct on (credential_id) id from health_checks where account_id = ${accountId} ${live}
        order by credential_id, id desc`.execute(em.getKysely());
     return rows.length === 0 ? [] : em.find(HealthCheck, { id: { $in: rows.map((r) => r.id) } }, { orderBy: { credentialId: 'asc' } });
   }
 
-  async history(em: Em, accountId: string, credentialId: string, page: PageRequest): Promise<Page<HealthCheck>> {
-    await credentialsInScope(em, accountId, credentialId);
+  /** A credential's past checks; a deleted credential's (its history) only with includeDeleted, else 404. */
+  async history(em: Em, accountId: string, credentialId: string, page: PageRequest, includeDeleted = false): Promise<Page<HealthCheck>> {
+    await credentialOf(em, accountId, credentialId, includeDeleted);
     return keysetPage(page, (idBelow, take) =>
       em.find(HealthCheck, { credentialId, ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
     );

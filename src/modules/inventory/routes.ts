@@ -7,6 +7,7 @@ import type { SyncRun } from './entities.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
 import { RESOURCE_TYPES } from '../provisioning/entities.ts';
 import { freshness, inventoryCounts, listInventory } from './queries.ts';
+import { INVENTORY_STATES } from './state.ts';
 
 const itemSchema = z.object({
   id: z.string(),
@@ -16,7 +17,8 @@ const itemSchema = z.object({
   type: z.string(),
   kind: z.string(),
   region: z.string(),
-  status: z.string(),
+  status: z.string().describe('As the adapter reports it: vms pending, running, stopping, stopped, terminated or unknown; storage and networks as each cloud says'),
+  state: z.enum(INVENTORY_STATES).describe('One word across clouds and types, beside status'),
   metadata: z.record(z.string(), z.unknown()),
   tags: z.record(z.string(), z.string()),
   credentialId: z.string(),
@@ -41,9 +43,10 @@ export const inventoryRoutes: FastifyPluginAsyncZod = async (app) => {
         type: z.enum(RESOURCE_TYPES).optional(),
         region: z.string().max(100).optional(),
         status: z.string().max(50).optional(),
+        state: z.enum(INVENTORY_STATES).optional(),
         credentialId: z.uuid().optional(),
         managed: z.enum(['true', 'false']).optional().describe('true: linked to a live managed resource'),
-        include: z.literal('deleted').optional().describe('deleted: also tombstoned items'),
+        include: z.literal('deleted').optional().describe('deleted: also tombstoned items, and the items of deleted credentials'),
       }),
       response: { 200: page(itemSchema), ...errorResponses },
     },
@@ -119,9 +122,14 @@ export function syncRoutes(deps: AppDeps): FastifyPluginAsyncZod {
 
     app.get('/runs', {
       config: { minRole: 'viewer' },
-      schema: { tags, summary: 'Sync runs, newest first', querystring: z.strictObject({ ...pageQuery, credentialId: z.uuid().optional() }), response: { 200: page(runSchema), ...errorResponses } },
+      schema: {
+        tags,
+        summary: 'Sync runs, newest first; those of deleted credentials with include=deleted',
+        querystring: z.strictObject({ ...pageQuery, credentialId: z.uuid().optional(), include: z.literal('deleted').optional() }),
+        response: { 200: page(runSchema), ...errorResponses },
+      },
     }, async (req) => {
-      const result = await deps.sync.listRuns(req.em, req.actor.accountId, req.query, req.query.credentialId);
+      const result = await deps.sync.listRuns(req.em, req.actor.accountId, req.query, req.query.credentialId, req.query.include === 'deleted');
       return { items: result.items.map(runView), nextCursor: result.nextCursor };
     });
 

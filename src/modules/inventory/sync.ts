@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 import { Credential } from '../credentials/entity.ts';
-import { credentialsInScope } from '../credentials/service.ts';
+import { credentialsInScope, historyOf } from '../credentials/service.ts';
 import { SyncRun, SyncScope } from './entities.ts';
 import { tombstoneUnseen, upsertPage, type ScopeRun } from './store.ts';
 
@@ -150,9 +150,11 @@ export class SyncService {
     await em.nativeUpdate(SyncRun, { id: runId, status: 'running' }, { status: 'failed', finishedAt: new Date(), errors: [{ region: '*', kind: '*', error: message }] });
   }
 
-  listRuns(em: Em, accountId: string, page: PageRequest, credentialId?: string): Promise<Page<SyncRun>> {
+  /** Runs of deleted credentials only with include=deleted (history). */
+  async listRuns(em: Em, accountId: string, page: PageRequest, credentialId?: string, includeDeleted = false): Promise<Page<SyncRun>> {
+    const credential = await historyOf(em, accountId, credentialId, includeDeleted);
     return keysetPage(page, (idBelow, take) =>
-      em.find(SyncRun, { accountId, ...(credentialId && { credentialId }), ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
+      em.find(SyncRun, { accountId, ...credential, ...(idBelow && { id: { $lt: idBelow } }) }, { orderBy: { id: 'desc' }, limit: take }),
     );
   }
 
@@ -164,11 +166,12 @@ export class SyncService {
 }
 
 /**
- * Drift of the credential's live managed resources, from what inventory saw of their main object (the item of the
- * resource's own type carrying its skyloft-resource-id tag): missing when every such item is tombstoned, drifted when
- * the observed size/type differs from the spec, none otherwise; unchanged while inventory has never seen it. A scope
- * that failed tombstoned nothing, so a failed listing never makes a resource look missing. Only the account's own items
- * count: tags are written by whoever controls the cloud account, so another tenant can copy a resource's tag.
+ * Drift of the credential's managed resources (neither destroyed nor forgotten), from what inventory saw of their
+ * main object (the item of the resource's own type carrying its skyloft-resource-id tag): missing when every such item
+ * is tombstoned, drifted when the observed size/type differs from the spec, none otherwise; unchanged while inventory
+ * has never seen it. A scope that failed tombstoned nothing, so a failed listing never makes a resource look missing.
+ * Only the account's own items count: tags are written by whoever controls the cloud account, so another tenant can
+ * copy a resource's tag.
  */
 async function updateDrift(em: Em, credentialId: string): Promise<void> {
   await em.getConnection().execute(
@@ -178,11 +181,11 @@ async function updateDrift(em: Em, credentialId: string): Promise<void> {
         when exists (select 1 from inventory_items i
                       where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null
                         and coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType') is not null
-                        and coalesce(i.metadata->>'instanceType', i.metadata->>'vmSize', i.metadata->>'machineType')
+                        and coalesce(i.metadata->>'instanceType', i.metadata->>'vmSize', i.metadata->>'machineType', i.metadata->>'size')
                             is distinct from coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType')) then 'drifted'
         else 'none' end,
         updated_at = now()
-      where r.credential_id = ? and r.status <> 'destroyed'`,
+      where r.credential_id = ? and r.status not in ('destroyed', 'forgotten')`,
     [credentialId],
   );
 }

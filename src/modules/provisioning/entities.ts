@@ -3,7 +3,12 @@ import { authorship, timestamps } from '../../db/columns.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
 
 export const RESOURCE_TYPES = ['vm', 'storage', 'network'] as const;
-export const RESOURCE_STATUSES = ['pending', 'provisioning', 'active', 'updating', 'failed', 'destroying', 'destroyed'] as const;
+export const RESOURCE_STATUSES = ['pending', 'provisioning', 'active', 'updating', 'failed', 'destroying', 'destroyed', 'forgotten'] as const;
+/**
+ * Resources Skyloft no longer manages: destroyed, or forgotten (left in the cloud as they are, like `terraform state
+ * rm`). They free their name, keep no credential alive, count against no quota and link no inventory item.
+ */
+export const UNMANAGED_STATUSES = ['destroyed', 'forgotten'] as const;
 export const DRIFT_STATES = ['none', 'drifted', 'missing'] as const;
 export const OPERATION_KINDS = ['apply', 'update', 'destroy'] as const;
 export const OPERATION_STATUSES = ['queued', 'running', 'awaiting_approval', 'succeeded', 'failed', 'canceled'] as const;
@@ -27,11 +32,14 @@ export const Resource = defineEntity({
     outputs: p.json<Record<string, unknown>>(),
     drift: p.enum([...DRIFT_STATES]).nullable(),
     destroyedAt: p.datetime().columnType('timestamptz').nullable(),
+    forgottenAt: p.datetime().columnType('timestamptz').nullable(),
     ...timestamps,
     ...authorship,
   },
 });
 export type Resource = InferEntity<typeof Resource>;
+
+export const isUnmanaged = (r: Pick<Resource, 'status'>): boolean => (UNMANAGED_STATUSES as readonly string[]).includes(r.status);
 
 /** One requested change of a resource. The row, not the queue, is the source of truth for accepted work. */
 export const Operation = defineEntity({

@@ -4,6 +4,8 @@ import type { AppDeps } from '../../http/deps.ts';
 import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
 import { OPERATION_KINDS, OPERATION_STATUSES, OPERATION_STEPS, RESOURCE_STATUSES, RESOURCE_TYPES } from './entities.ts';
+import { ForbiddenError, ValidationError } from '../../shared/errors.ts';
+import { forgetResource } from './forget.ts';
 import { resourceOf } from './resources.ts';
 import { operationView, resourceView } from './views.ts';
 
@@ -20,6 +22,7 @@ const resourceSchema = z.object({
   outputs: z.record(z.string(), z.unknown()),
   drift: z.string().nullable(),
   destroyedAt: nullableTime,
+  forgottenAt: nullableTime,
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -73,8 +76,13 @@ export function resourceRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       config: { minRole: 'viewer' },
       schema: {
         tags,
-        summary: 'List resources',
-        querystring: z.strictObject({ ...pageQuery, provider: z.enum(PROVIDERS).optional(), type: z.enum(RESOURCE_TYPES).optional(), status: z.enum(RESOURCE_STATUSES).optional() }),
+        summary: 'List resources, newest first; forgotten ones only with status=forgotten',
+        querystring: z.strictObject({
+          ...pageQuery,
+          provider: z.enum(PROVIDERS).optional(),
+          type: z.enum(RESOURCE_TYPES).optional(),
+          status: z.enum(RESOURCE_STATUSES).optional().describe('unset: every status but forgotten'),
+        }),
         response: { 200: page(resourceSchema), ...errorResponses },
       },
     }, async (req) => {
@@ -106,12 +114,28 @@ export function resourceRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       config: { minRole: 'operator' },
       schema: {
         tags,
-        summary: 'Destroy a resource (202)',
+        summary: 'Destroy a resource (202), or with forget=true (admin) stop managing it without touching the cloud (200)',
+        description:
+          'forget=true is `terraform state rm` for a Skyloft resource: its status becomes forgotten, nothing in the cloud changes, its ' +
+          'state versions and operations are kept, it leaves the default lists (GET /v1/resources?status=forgotten lists it), ' +
+          'no longer counts against quotas or keeps its credential alive, and its inventory items become unmanaged. Queued or waiting ' +
+          'operations are canceled with it; a running operation or a held state lock answers 409 saying what to do. Audited; ' +
+          'forgetting again answers the same resource.',
         params: idParam,
-        querystring: z.strictObject({ autoApprove: z.enum(['true', 'false']).optional() }),
-        response: { 202: mutation, 422: errorResponses[400], ...errorResponses },
+        querystring: z.strictObject({
+          autoApprove: z.enum(['true', 'false']).optional().describe('destroy only'),
+          forget: z.enum(['true', 'false']).optional().describe('true (admin): forget instead of destroy'),
+        }),
+        response: { 200: z.object({ resource: resourceSchema }), 202: mutation, 422: errorResponses[400], ...errorResponses },
       },
     }, async (req, reply) => {
+      if (req.query.forget === 'true') {
+        if (req.actor.role !== 'admin') throw new ForbiddenError(`Forgetting a resource needs the admin role; this key has ${req.actor.role}`);
+        if (req.query.autoApprove !== undefined) {
+          throw new ValidationError('autoApprove applies to a destroy; forget=true runs nothing to approve', [{ path: 'querystring.autoApprove', message: 'not with forget=true' }]);
+        }
+        return reply.status(200).send({ resource: resourceView(await forgetResource(req.em, req.actor, req.params.id)) });
+      }
       const autoApprove = req.query.autoApprove === undefined ? undefined : req.query.autoApprove === 'true';
       const { resource, operation } = await service.destroy(req.em, req.actor, req.params.id, autoApprove);
       return reply.status(202).send({ resource: resourceView(resource), operation: operationView(operation) });

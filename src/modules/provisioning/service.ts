@@ -11,8 +11,9 @@ import { withTimeout } from '../../shared/timeout.ts';
 import type { Queues } from '../../queue/catalog.ts';
 import { assertQuota, lockAccountQuotas, type CountQuotas } from '../accounts/quotas.ts';
 import { recordAudit } from '../audit/service.ts';
-import { Credential, type Provider } from '../credentials/entity.ts';
-import { IdempotencyKey, Operation, Resource } from './entities.ts';
+import type { Provider } from '../credentials/entity.ts';
+import { usableCredential } from '../credentials/service.ts';
+import { IdempotencyKey, isUnmanaged, Operation, Resource, UNMANAGED_STATUSES } from './entities.ts';
 import { resourceOf } from './resources.ts';
 import { validateSpec } from './specs.ts';
 import { operationView, resourceView } from './views.ts';
@@ -54,9 +55,8 @@ export class ProvisioningService {
       const replay = await this.replay(em, actor.accountId, idempotencyKey, requestHash);
       if (replay) return replay;
     }
-    const credential = isUuid(input.credentialId) ? await em.findOne(Credential, { id: input.credentialId, accountId: actor.accountId }) : null;
-    // Another account's credential answers exactly as an unknown one: 404, as sync, collect and check do.
-    if (!credential) throw new NotFoundError('Credential', input.credentialId);
+    // Another account's credential answers exactly as an unknown one: 404, as sync, collect and check do; a deleted one 422.
+    const credential = await usableCredential(em, actor.accountId, input.credentialId);
     if (credential.provider !== input.provider) {
       throw new UnprocessableError(`Credential ${credential.name} is for ${credential.provider}, not ${input.provider}`);
     }
@@ -65,9 +65,11 @@ export class ProvisioningService {
 
     const accepted = await em.transactional(async (tx) => {
       await lockAccountQuotas(tx, actor.accountId);
+      // Again under the lock a credential delete takes too: it committed before (422 here), or it will count this resource.
+      await usableCredential(tx, actor.accountId, credential.id);
       // The name first: a racing request with the same Idempotency-Key must find the winner's resource and replay it,
       // not count it against the quota.
-      if ((await tx.count(Resource, { accountId: actor.accountId, name: input.name, status: { $ne: 'destroyed' } })) > 0) {
+      if ((await tx.count(Resource, { accountId: actor.accountId, name: input.name, status: { $nin: [...UNMANAGED_STATUSES] } })) > 0) {
         throw new ConflictError(`A resource named "${input.name}" already exists in this account`);
       }
       await assertQuota(tx, 'resources', this.quotas.resources, actor.accountId);
@@ -133,11 +135,11 @@ export class ProvisioningService {
       // Lock first, then read: the status and the active-operation check below see the latest committed row.
       await lockRows(tx, 'resources', 'id', current.id);
       const resource = await tx.findOneOrFail(Resource, { id: current.id }, { refresh: true });
-      if (resource.status === 'destroyed') throw new UnprocessableError(`Resource ${id} is destroyed`);
+      if (isUnmanaged(resource)) throw new UnprocessableError(`Resource ${id} is ${resource.status}: Skyloft no longer manages it`);
       if ((await tx.count(Operation, { resourceId: id, status: { $in: ACTIVE } })) > 0) {
         throw new ConflictError(`Resource ${id} already has an operation in progress; wait for it or cancel it`);
       }
-      if (kind === 'destroy' && (await tx.count(Resource, { networkResourceId: id, status: { $ne: 'destroyed' } })) > 0) {
+      if (kind === 'destroy' && (await tx.count(Resource, { networkResourceId: id, status: { $nin: [...UNMANAGED_STATUSES] } })) > 0) {
         throw new ConflictError(`Network ${id} is still used by live vms; destroy them first`);
       }
       // Updates and destroys are work the workers owe too.
@@ -208,11 +210,13 @@ export class ProvisioningService {
     );
   }
 
+  /** Forgotten resources only when asked for by status: they are out of Skyloft's hands. */
   listResources(em: Em, accountId: string, page: PageRequest, filters: { provider?: Provider; type?: Resource['type']; status?: Resource['status'] }): Promise<Page<Resource>> {
+    const status = filters.status ?? { $ne: 'forgotten' as const };
     return keysetPage(page, (idBelow, take) =>
       em.find(
         Resource,
-        { accountId, ...filters, ...(idBelow && { id: { $lt: idBelow } }) },
+        { accountId, ...filters, status, ...(idBelow && { id: { $lt: idBelow } }) },
         { orderBy: { id: 'desc' }, limit: take },
       ),
     );
@@ -270,7 +274,7 @@ export class ProvisioningService {
     if (input.type !== 'vm') throw new UnprocessableError('Only a vm may name a networkResourceId');
     const network = typeof networkId === 'string' && isUuid(networkId) ? await em.findOne(Resource, { id: networkId, accountId }) : null;
     if (!network) throw new NotFoundError('Network resource', String(networkId));
-    if (network.type !== 'network' || network.provider !== input.provider || network.status === 'destroyed') {
+    if (network.type !== 'network' || network.provider !== input.provider || isUnmanaged(network)) {
       throw new UnprocessableError(`networkResourceId ${String(networkId)} is not a live ${input.provider} network of this account`);
     }
     return network;

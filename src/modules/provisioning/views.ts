@@ -15,6 +15,7 @@ export function resourceView(r: Resource) {
     outputs: r.outputs,
     drift: r.drift ?? null,
     destroyedAt: iso(r.destroyedAt),
+    forgottenAt: iso(r.forgottenAt),
     createdAt: iso(r.createdAt),
     updatedAt: iso(r.updatedAt),
   };

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppDeps } from '../../http/deps.ts';
 import { errorResponses } from '../../http/schemas.ts';
-import { ValidationError } from '../../shared/errors.ts';
+import { ConflictError, ValidationError } from '../../shared/errors.ts';
 import { resourceOf } from '../provisioning/resources.ts';
 import { acquireLock, forceUnlock, releaseLock } from './locks.ts';
 
@@ -26,6 +26,15 @@ function parseLockInfo(body: unknown): Record<string, unknown> & { ID: string } 
 }
 
 const isEmpty = (body: unknown) => !Buffer.isBuffer(body) || body.length === 0;
+
+/** A forgotten resource's state is kept as it was when it was forgotten: readable, never written, locked or deleted. */
+async function writableResourceOf(...args: Parameters<typeof resourceOf>) {
+  const resource = await resourceOf(...args);
+  if (resource.status === 'forgotten') {
+    throw new ConflictError(`Resource ${resource.id} is forgotten: its state versions are kept read-only (GET still works)`);
+  }
+  return resource;
+}
 
 /**
  * Terraform's `http` backend, one state per resource: GET, POST (?ID=<lock id>), DELETE, LOCK, UNLOCK.
@@ -59,7 +68,7 @@ export function stateBackendRoutes(deps: AppDeps): FastifyPluginAsyncZod {
         response: { 200: z.object({ version: z.number() }), 423: lockedResponse, ...errorResponses },
       },
     }, async (req) => {
-      await resourceOf(req.em, req.actor.accountId, req.params.resourceId);
+      await writableResourceOf(req.em, req.actor.accountId, req.params.resourceId);
       if (isEmpty(req.body)) throw new ValidationError('The state body is empty');
       const md5 = req.headers['content-md5'];
       const row = await state.write(req.em, {
@@ -78,7 +87,7 @@ export function stateBackendRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       config: { minRole: 'operator' },
       schema: { tags, summary: 'Delete every stored version of the state', params, response: { 200: z.object({ deleted: z.number() }), 423: lockedResponse, ...errorResponses } },
     }, async (req) => {
-      await resourceOf(req.em, req.actor.accountId, req.params.resourceId);
+      await writableResourceOf(req.em, req.actor.accountId, req.params.resourceId);
       return { deleted: await state.removeAll(req.em, req.actor, req.params.resourceId) };
     });
 
@@ -88,7 +97,7 @@ export function stateBackendRoutes(deps: AppDeps): FastifyPluginAsyncZod {
       config: { minRole: 'operator' },
       schema: { tags, summary: 'Take the state lock (423 with the holder when taken)', params, response: { 200: z.record(z.string(), z.unknown()), 423: lockedResponse, ...errorResponses } },
       handler: async (req) => {
-        await resourceOf(req.em, req.actor.accountId, req.params.resourceId);
+        await writableResourceOf(req.em, req.actor.accountId, req.params.resourceId);
         const info = parseLockInfo(req.body);
         await acquireLock(req.em, {
           resourceId: req.params.resourceId,

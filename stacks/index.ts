@@ -1,68 +1,38 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TerraformStack } from 'cdktf';
-import type { Construct } from 'constructs';
-import type { AwsNetworkConfig } from './aws/network.ts';
-import type { AwsStorageConfig } from './aws/storage.ts';
-import type { AwsVmConfig } from './aws/vm.ts';
-import type { AzureNetworkConfig } from './azure/network.ts';
-import type { AzureStorageConfig } from './azure/storage.ts';
-import type { AzureVmConfig } from './azure/vm.ts';
-import type { GcpNetworkConfig } from './gcp/network.ts';
-import type { GcpStorageConfig } from './gcp/storage.ts';
-import type { GcpVmConfig } from './gcp/vm.ts';
-import type { SandboxNetworkConfig } from './sandbox/network.ts';
-import type { SandboxStorageConfig } from './sandbox/storage.ts';
-import type { SandboxVmConfig } from './sandbox/vm.ts';
+import { awsStacks } from './aws/index.ts';
+import { azureStacks } from './azure/index.ts';
+import { gcpStacks } from './gcp/index.ts';
+import { BUILTIN_PROVIDER, providerAddress, type ProviderStacks } from './providers.ts';
+import { sandboxStacks } from './sandbox/index.ts';
 
 export type { StackConfig, NetworkInput, Json } from './common.ts';
 
-/** Every stack Skyloft knows: the provider and type pick the stack, the rest is that stack's config. */
-export type StackInput =
-  | ({ provider: 'sandbox'; type: 'vm' } & SandboxVmConfig)
-  | ({ provider: 'sandbox'; type: 'storage' } & SandboxStorageConfig)
-  | ({ provider: 'sandbox'; type: 'network' } & SandboxNetworkConfig)
-  | ({ provider: 'aws'; type: 'vm' } & AwsVmConfig)
-  | ({ provider: 'aws'; type: 'storage' } & AwsStorageConfig)
-  | ({ provider: 'aws'; type: 'network' } & AwsNetworkConfig)
-  | ({ provider: 'azure'; type: 'vm' } & AzureVmConfig)
-  | ({ provider: 'azure'; type: 'storage' } & AzureStorageConfig)
-  | ({ provider: 'azure'; type: 'network' } & AzureNetworkConfig)
-  | ({ provider: 'gcp'; type: 'vm' } & GcpVmConfig)
-  | ({ provider: 'gcp'; type: 'storage' } & GcpStorageConfig)
-  | ({ provider: 'gcp'; type: 'network' } & GcpNetworkConfig);
-
-export type StackProvider = StackInput['provider'];
-export type StackType = StackInput['type'];
-
-type StackClass = new (scope: Construct, id: string, config: never) => TerraformStack;
-
 /**
- * Loaded lazily, one module per stack: a sandbox synthesis never loads @cdktf/provider-aws (87 MB even through deep
- * imports; ENVIRONMENT.md), and an Azure one loads nothing of AWS.
+ * One resource's stack: the provider and type pick it (stacks/<provider>/index.ts), the rest is that stack's config
+ * (the `*Config` type beside each stack).
  */
-const loaders: Record<StackProvider, Record<StackType, () => Promise<StackClass>>> = {
-  sandbox: {
-    vm: async () => (await import('./sandbox/vm.ts')).SandboxVmStack,
-    storage: async () => (await import('./sandbox/storage.ts')).SandboxStorageStack,
-    network: async () => (await import('./sandbox/network.ts')).SandboxNetworkStack,
-  },
-  aws: {
-    vm: async () => (await import('./aws/vm.ts')).AwsVmStack,
-    storage: async () => (await import('./aws/storage.ts')).AwsStorageStack,
-    network: async () => (await import('./aws/network.ts')).AwsNetworkStack,
-  },
-  azure: {
-    vm: async () => (await import('./azure/vm.ts')).AzureVmStack,
-    storage: async () => (await import('./azure/storage.ts')).AzureStorageStack,
-    network: async () => (await import('./azure/network.ts')).AzureNetworkStack,
-  },
-  gcp: {
-    vm: async () => (await import('./gcp/vm.ts')).GcpVmStack,
-    storage: async () => (await import('./gcp/storage.ts')).GcpStorageStack,
-    network: async () => (await import('./gcp/network.ts')).GcpNetworkStack,
-  },
-};
+export type StackInput = { provider: string; type: string } & Record<string, unknown>;
+
+/** Every provider's stacks, by the provider ids of src/clouds/registry.ts: one line per provider. */
+const stacks = new Map<string, ProviderStacks>();
+
+/** Adds a provider's stacks. */
+export function registerStacks(provider: string, providerStacks: ProviderStacks): void {
+  if (stacks.has(provider)) throw new TypeError(`stacks of '${provider}' are already registered`);
+  stacks.set(provider, providerStacks);
+}
+
+registerStacks('aws', awsStacks);
+registerStacks('azure', azureStacks);
+registerStacks('gcp', gcpStacks);
+registerStacks('sandbox', sandboxStacks);
+
+/** The fully qualified provider addresses a resource of this cloud may use: its stacks' own plus the built-in one. */
+export function allowedProviderAddresses(cloud: string): ReadonlySet<string> {
+  return new Set([BUILTIN_PROVIDER, ...(stacks.get(cloud)?.providers ?? []).map(providerAddress)]);
+}
 
 /** The construct id of the stack, hence its folder under `<outdir>/stacks/`. */
 export const STACK_ID = 'resource';
@@ -72,7 +42,8 @@ export const STACK_ID = 'resource';
  * terraform runs). Async because the stack's module is imported on demand.
  */
 export async function synthesizeStack(input: StackInput, outdir: string): Promise<{ stackDir: string }> {
-  const load = loaders[input.provider]?.[input.type];
+  const kinds = stacks.get(input.provider)?.kinds;
+  const load = kinds && Object.hasOwn(kinds, input.type) ? kinds[input.type] : undefined;
   if (!load) throw new TypeError(`no stack for provider ${String(input.provider)} and type ${String(input.type)}`);
   // cdktf too is loaded on the first synthesis: a worker that only syncs inventory never holds it (about 30 MB).
   const [Stack, { App }] = await Promise.all([load(), import('cdktf')]);

@@ -1,4 +1,5 @@
-import type { StackProvider } from './index.ts';
+import type { TerraformStack } from 'cdktf';
+import type { Construct } from 'constructs';
 
 /**
  * The Terraform providers Skyloft's stacks use, each pinned to one exact version: the only providers terraform may
@@ -22,17 +23,14 @@ const REGISTRY = 'registry.terraform.io';
 /** A provider's fully qualified address, as state files and `include` lists write it. */
 export const providerAddress = (p: PinnedProvider) => `${REGISTRY}/${p.source}`;
 
-/** The providers each Skyloft provider's stacks use (the sandbox uses only terraform's built-in one). */
-const BY_CLOUD: Record<StackProvider, readonly PinnedProvider[]> = {
-  sandbox: [],
-  aws: [PINNED_PROVIDERS.aws],
-  azure: [PINNED_PROVIDERS.azurerm],
-  gcp: [PINNED_PROVIDERS.google],
-};
+export type StackClass = new (scope: Construct, id: string, config: never) => TerraformStack;
 
-/** The fully qualified provider addresses a resource of this cloud may use: its stacks' own plus the built-in one. */
-export function allowedProviderAddresses(cloud: StackProvider): ReadonlySet<string> {
-  return new Set([BUILTIN_PROVIDER, ...BY_CLOUD[cloud].map(providerAddress)]);
+/** A Skyloft provider's stacks (stacks/<provider>/index.ts), listed in stacks/index.ts. */
+export interface ProviderStacks {
+  /** The pinned terraform providers its stacks use; terraform's built-in one is always allowed. */
+  providers: readonly PinnedProvider[];
+  /** One stack per resource kind, loaded on demand (a sandbox synthesis never loads @cdktf/provider-aws). */
+  kinds: Readonly<Record<string, () => Promise<StackClass>>>;
 }
 
 /** Every pinned provider's address: what terraform may install at all. */

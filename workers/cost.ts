@@ -1,4 +1,4 @@
-import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { ApiBudget } from '../src/clouds/budget.ts';
 import { openCloud } from '../src/clouds/index.ts';
 import { cloudDeps } from './clouds.ts';
@@ -7,7 +7,7 @@ import { Credential } from '../src/modules/credentials/entity.ts';
 import { usableCredential } from '../src/modules/credentials/service.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
-import { AppError } from '../src/shared/errors.ts';
+import type { JobHandler } from './job-runner.ts';
 
 /** How long a collection waits before trying again while another one of the same credential runs. */
 const BUSY_RETRY_MS = 5_000;
@@ -27,30 +27,31 @@ export class CostProcessor {
     this.budget = budget;
   }
 
-  /** `signal`: the worker is shutting down; the collection stops and the job runner hands the job back. */
-  collect = async (job: Job, token?: string, signal?: AbortSignal): Promise<void> => {
-    const { runId } = catalog['cost-collect'].payload.parse(job.data);
-    const em = this.rt.orm.em.fork();
-    if (!(await this.cost.pending(em, runId))) return; // finished, or purged with its credential
-    const run = await this.cost.claim(em, runId);
-    if (!run) {
-      // Another collection of this credential is running: wait, without spending an attempt.
-      await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
-      throw new DelayedError();
-    }
-    try {
-      // Deleted since the run was queued: not retryable, so the run ends failed saying so.
+  /**
+   * `signal`: the worker is shutting down; the collection stops and the job runner hands the job back. A failure that
+   * is final (workers/job-runner.ts, settling: the credential was deleted since the run was queued, or the last
+   * attempt) ends the run failed saying so.
+   */
+  collect: JobHandler = {
+    run: async (job, token, signal) => {
+      const { runId } = catalog['cost-collect'].payload.parse(job.data);
+      const em = this.rt.orm.em.fork();
+      if (!(await this.cost.pending(em, runId))) return; // finished, or purged with its credential
+      const run = await this.cost.claim(em, runId);
+      if (!run) {
+        // Another collection of this credential is running: wait, without spending an attempt.
+        await job.moveToDelayed(Date.now() + BUSY_RETRY_MS, token);
+        throw new DelayedError();
+      }
       const credential = await usableCredential(em, run.accountId, run.credentialId);
       const cloud = await openCloud(await this.rt.credentials.cloudInput(em, credential), cloudDeps(this.rt, this.budget));
       await this.cost.collect(em, run, credential.provider, cloud.cost, signal);
-    } catch (e) {
-      if (signal?.aborted) throw e; // stopped, not failed: the run stays claimed and the job comes back
-      const retryable = !(e instanceof AppError) || e.retryable;
-      if (retryable && job.attemptsMade + 1 < (job.opts.attempts ?? 1)) throw e;
-      await this.cost.fail(em, runId, e);
-      this.rt.log.warn({ err: e, runId }, 'cost collection failed');
-      throw new UnrecoverableError((e as Error).message);
-    }
+    },
+    failed: async (job, error) => {
+      const { runId } = catalog['cost-collect'].payload.parse(job.data);
+      await this.cost.fail(this.rt.orm.em.fork(), runId, error);
+      this.rt.log.warn({ err: error, runId }, 'cost collection failed');
+    },
   };
 
   /** From the credential's job scheduler: collect the days that can still change. */

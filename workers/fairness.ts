@@ -1,27 +1,8 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import { AccountSlots } from '../src/queue/fairness.ts';
-import type { JobName, QueueName } from '../src/queue/catalog.ts';
+import { accountCap, accountOf, type QueueName } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
 import type { JobProcessor } from './job-runner.ts';
-
-/**
- * Jobs of one account running at once per queue across every worker, unless SKYLOFT_ACCOUNT_CONCURRENCY says
- * otherwise: half of this worker's concurrency for that queue (at least one). Whatever one account has queued or
- * running, every worker keeps the other half of its slots for the other accounts.
- */
-export function defaultAccountCap(concurrency: number): number {
-  return Math.max(1, Math.floor(concurrency / 2));
-}
-
-/** Where the account of a job queued without `accountId` is found: the row its payload names. Scheduler ticks only enqueue: they are not capped. */
-const OWNER: Partial<Record<JobName, { table: string; field: string }>> = {
-  provision: { table: 'operations', field: 'operationId' },
-  'inventory-plan': { table: 'sync_runs', field: 'runId' },
-  'inventory-scope': { table: 'sync_runs', field: 'runId' },
-  'inventory-finish': { table: 'sync_runs', field: 'runId' },
-  'health-check': { table: 'credentials', field: 'credentialId' },
-  'cost-collect': { table: 'cost_runs', field: 'runId' },
-};
 
 /**
  * How long a parked job waits before it comes back by itself. It is normally woken long before, when one of its
@@ -39,32 +20,30 @@ const PARKING_WAIT_MS = 50;
  * another account's or parks too (a few milliseconds). Each job of the account that ends wakes the oldest parked
  * one. So one account's backlog waits in its own line instead of in front of everyone else's jobs.
  */
-export function withAccountCap(rt: Runtime, queue: QueueName, concurrency: number, dispatch: JobProcessor): JobProcessor {
+export function withAccountCap(rt: Runtime, queue: QueueName, dispatch: JobProcessor): JobProcessor {
   const jobs = rt.queues.get(queue);
   const slots = new AccountSlots(rt.redis, rt.config.redis.prefix, undefined, (_queue, id) => wake(jobs, id));
-  const cap = accountCap(rt, queue, concurrency);
+  const cap = accountCap(rt.config, queue);
   const owners = new Map<string, string>();
-  const accountOf = async (job: Job): Promise<string | undefined> => {
-    // Every producer names the account in the payload (src/queue/catalog.ts); only jobs queued before it did need
-    // the row's. Fairness only orders work: the processors still look every row up by its id and account.
-    const owner = OWNER[job.name as JobName];
-    const id = owner && (job.data as Record<string, unknown>)[owner.field];
-    if (!owner || typeof id !== 'string') return undefined;
-    const named = (job.data as { accountId?: unknown }).accountId;
-    if (typeof named === 'string') return named;
-    const key = `${owner.table}:${id}`;
-    let account = owners.get(key);
-    if (account === undefined) {
-      const rows = await rt.orm.em.getConnection().execute<{ account_id: string }[]>(`select account_id from ${owner.table} where id = ?`, [id]);
-      account = rows[0]?.account_id;
-      if (account === undefined) return undefined; // gone: the processor settles it
+  const accountOfJob = async (job: Job): Promise<string | undefined> => {
+    // Every producer names the account in the payload (src/queue/catalog.ts). A job queued by an older version that
+    // did not (still in Redis during an upgrade) is charged to its row's account, so an upgrade lets no backlog past
+    // the cap. Fairness only orders work: the processors still look every row up by its id and account.
+    const account = accountOf(job.name, job.data);
+    if (!account || 'named' in account) return account?.named;
+    const key = `${account.row.table}:${account.row.id}`;
+    let owner = owners.get(key);
+    if (owner === undefined) {
+      const rows = await rt.orm.em.getConnection().execute<{ account_id: string }[]>(`select account_id from ${account.row.table} where id = ?`, [account.row.id]);
+      owner = rows[0]?.account_id;
+      if (owner === undefined) return undefined; // gone: the processor settles it
       if (owners.size > 10_000) owners.clear();
-      owners.set(key, account);
+      owners.set(key, owner);
     }
-    return account;
+    return owner;
   };
   return async (job, token, signal) => {
-    const accountId = await accountOf(job);
+    const accountId = await accountOfJob(job);
     if (accountId === undefined || !job.id) return dispatch(job, token, signal);
     const result = await slots.run(queue, accountId, job.id, cap, () => dispatch(job, token, signal));
     if (!result.ran) {
@@ -72,11 +51,6 @@ export function withAccountCap(rt: Runtime, queue: QueueName, concurrency: numbe
       throw new DelayedError();
     }
   };
-}
-
-/** The cap of one account on `queue` (SKYLOFT_ACCOUNT_CONCURRENCY, else defaultAccountCap). */
-export function accountCap(rt: Runtime, queue: QueueName, concurrency: number): number {
-  return rt.config.accountConcurrency[queue] ?? defaultAccountCap(concurrency);
 }
 
 /**

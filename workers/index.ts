@@ -1,34 +1,22 @@
 import { rmSync } from 'node:fs';
 import { Worker } from 'bullmq';
-import { Operation } from '../src/modules/provisioning/entities.ts';
-import { catalog, QUEUE_NAMES, type JobName, type QueueName } from '../src/queue/catalog.ts';
+import { terraformEngine } from '../src/clouds/terraform/index.ts';
+import { giveBackAttempt, recordOperationFailure } from '../src/modules/provisioning/operations.ts';
+import { accountCap, catalog, QUEUE_NAMES, queueConcurrency, type JobName, type QueueName } from '../src/queue/catalog.ts';
 import { createRedis } from '../src/queue/redis.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { HealthProcessor, InventoryProcessor } from './inventory.ts';
 import { ApiBudget, DEFAULT_LIMITS } from '../src/clouds/budget.ts';
-import { ProvisioningProcessor } from './provisioning.ts';
+import { provisioningHandler } from './provisioning.ts';
 import { CostProcessor } from './cost.ts';
 import { withJobMetrics } from './job-metrics.ts';
-import { accountCap, withAccountCap } from './fairness.ts';
+import { withAccountCap } from './fairness.ts';
 import { startReconciler } from './reconciler.ts';
 import { WorkerStateServer } from './state-server.ts';
 import { workerTempDir } from './workdirs.ts';
-import { JobRunner, SHUTDOWN, type JobProcessor } from './job-runner.ts';
+import { JobRunner, settling, SHUTDOWN, type JobHandler, type JobProcessor } from './job-runner.ts';
 import { orphanCheck } from './orphans.ts';
 import type { StopBudget } from '../src/shared/shutdown.ts';
-
-/** Jobs one worker process runs at once per queue, unless SKYLOFT_QUEUE_CONCURRENCY says otherwise. */
-const CONCURRENCY: Record<QueueName, (rt: Runtime) => number> = {
-  // SKYLOFT_WORKER_CONCURRENCY, default 8: terraform mostly waits on the clouds' APIs, and each run costs the worker
-  // little beside its own terraform process (README, "Run it at scale").
-  provisioning: (rt) => rt.config.workerConcurrency,
-  // Listing is paced by the shared API budget, so more at once costs little time; each job holds one parsed page
-  // (tens of MB for 1,000 EC2 instances), which is what a worker's peak memory grows with.
-  inventory: () => 8,
-  health: () => 4,
-  // Each collection streams pages into PostgreSQL; two at once keep one writing while the other fetches.
-  cost: () => 2,
-};
 
 /** The queues this process consumes (SKYLOFT_WORKER_QUEUES, default all); unknown names stop start-up, named. */
 function consumedQueues(rt: Runtime): QueueName[] {
@@ -73,31 +61,34 @@ export async function prepareWorkers(rt: Runtime): Promise<PreparedWorkers> {
   const queues = consumedQueues(rt);
   const stateServer = new WorkerStateServer(rt.orm, rt.state, rt.config.stateMaxBytes);
   const tempDir = workerTempDir();
-  const provisioning = new ProvisioningProcessor(rt, stateServer, tempDir);
+  const engine = terraformEngine(rt.config.terraform, tempDir);
+  const isolation = engine.isolationWarning();
+  if (isolation) rt.log.warn(isolation);
   // One budget per process, backed by Redis: every job type draws from the same buckets.
   const budget = new ApiBudget(rt.redis, rt.config.redis.prefix);
   const inventory = new InventoryProcessor(rt, rt.sync, budget);
   const health = new HealthProcessor(rt, new ApiBudget(rt.redis, rt.config.redis.prefix, DEFAULT_LIMITS, 1));
   const cost = new CostProcessor(rt, rt.cost, budget);
-  const processors: Record<JobName, JobProcessor> = {
-    provision: provisioning.process,
+  const handlers: Record<JobName, JobHandler> = {
+    provision: provisioningHandler(rt, engine, stateServer),
     'inventory-plan': inventory.plan,
     'inventory-scope': inventory.scope,
-    'inventory-finish': inventory.finish,
-    'health-check': health.check,
-    'scheduled-sync': inventory.scheduled,
-    'scheduled-health': health.scheduled,
+    'inventory-finish': { run: inventory.finish },
+    'health-check': { run: health.check },
+    'scheduled-sync': { run: inventory.scheduled },
+    'scheduled-health': { run: health.scheduled },
     'cost-collect': cost.collect,
-    'scheduled-cost': cost.scheduled,
+    'scheduled-cost': { run: cost.scheduled },
   };
-  assertWiring(processors);
+  assertWiring(handlers);
+  const processors = Object.fromEntries(Object.entries(handlers).map(([job, handler]) => [job, settling(handler)])) as Record<JobName, JobProcessor>;
   await stateServer.start();
 
   const connection = createRedis(rt.config.redis.url, { forWorker: true });
-  const runner = new JobRunner(rt.log, { orphaned: orphanCheck(rt), handingBack: (job) => (job.name === 'provision' ? giveBackAttempt(rt, job.data) : Promise.resolve()) });
-  const concurrency = (queue: QueueName) => rt.config.queueConcurrency[queue] ?? CONCURRENCY[queue](rt);
+  const runner = new JobRunner(rt.log, { orphaned: orphanCheck(rt), handingBack: (job) => (job.name === 'provision' ? giveBackAttempt(rt.orm.em.fork(), catalog.provision.payload.parse(job.data).operationId) : Promise.resolve()) });
+  const concurrency = (queue: QueueName) => queueConcurrency(rt.config, queue);
   const workers = queues.map((queue) => {
-    const dispatch = withAccountCap(rt, queue, concurrency(queue), (job, token, signal) => processors[job.name as JobName](job, token, signal));
+    const dispatch = withAccountCap(rt, queue, (job, token, signal) => processors[job.name as JobName](job, token, signal));
     const worker = new Worker(queue, withJobMetrics(queue, runner.wrap(queue, dispatch)), {
       connection,
       prefix: rt.config.redis.prefix,
@@ -111,12 +102,9 @@ export async function prepareWorkers(rt: Runtime): Promise<PreparedWorkers> {
   });
   workers[queues.indexOf('provisioning')]?.on('failed', (job, err) => {
     if (!job || job.attemptsMade < (job.opts.attempts ?? catalog.provision.options.attempts)) return;
-    // The last attempt failed for a reason the processor did not settle itself: record it on the operation.
+    // A job that stalled too often fails without its handler: record it on the operation.
     const { operationId } = job.data as { operationId: string };
-    rt.orm.em
-      .fork()
-      .nativeUpdate(Operation, { id: operationId, status: { $in: ['queued', 'running'] } }, { status: 'failed', step: 'done', error: err.message, finishedAt: new Date() })
-      .catch((e: unknown) => rt.log.error({ err: e, operationId }, 'could not record a failed operation'));
+    recordOperationFailure(rt.orm.em.fork(), operationId, err.message).catch((e: unknown) => rt.log.error({ err: e, operationId }, 'could not record a failed operation'));
   });
   let stopReconciler = async () => {};
   const run = () => {
@@ -124,7 +112,7 @@ export async function prepareWorkers(rt: Runtime): Promise<PreparedWorkers> {
     stopReconciler = startReconciler(rt);
     rt.log.info({
       queues: Object.fromEntries(queues.map((q, i) => [q, workers[i]!.concurrency])),
-      accountCaps: Object.fromEntries(queues.map((q) => [q, accountCap(rt, q, concurrency(q))])),
+      accountCaps: Object.fromEntries(queues.map((q) => [q, accountCap(rt.config, q)])),
     }, 'worker role ready');
   };
   const stop = async (budget: StopBudget = { jobsUntil: Date.now(), handBackBy: Date.now() + 10_000 }) => {
@@ -148,17 +136,4 @@ export async function prepareWorkers(rt: Runtime): Promise<PreparedWorkers> {
     rmSync(tempDir, { recursive: true, force: true });
   };
   return { run, stop };
-}
-
-/**
- * A provisioning job handed back at shutdown gives back the attempt its processor counted when it set the operation
- * running (workers/provisioning.ts), so a stop costs the operation nothing. Run before the job leaves this worker:
- * no other worker can have counted a new attempt yet.
- */
-async function giveBackAttempt(rt: Runtime, data: { operationId?: unknown }): Promise<void> {
-  if (typeof data.operationId !== 'string') return;
-  await rt.orm.em.getConnection().execute(
-    "update operations set attempts = attempts - 1 where id = ? and status = 'running' and attempts > 0",
-    [data.operationId],
-  );
 }

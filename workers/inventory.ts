@@ -1,4 +1,4 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { ApiBudget } from '../src/clouds/budget.ts';
 import { openCloud } from '../src/clouds/index.ts';
 import { cloudDeps } from './clouds.ts';
@@ -8,8 +8,8 @@ import { SyncRun } from '../src/modules/inventory/entities.ts';
 import type { SyncService } from '../src/modules/inventory/sync.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
-import { AppError } from '../src/shared/errors.ts';
 import { newId } from '../src/shared/ids.ts';
+import type { JobHandler } from './job-runner.ts';
 
 /**
  * The inventory queue's three jobs. The credential's secret is decrypted here, in the worker, for one job and
@@ -34,35 +34,30 @@ export class InventoryProcessor {
     return (await openCloud(await this.rt.credentials.cloudInput(em, credential), cloudDeps(this.rt, this.budget))).inventory;
   }
 
-  /** Whether this failure is final for the job: not retryable, or its last attempt. */
-  private final(job: Job, e: unknown): boolean {
-    const retryable = !(e instanceof AppError) || e.retryable;
-    return !retryable || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-  }
-
-  plan = async (job: Job): Promise<void> => {
-    const { runId } = catalog['inventory-plan'].payload.parse(job.data);
-    const em = this.rt.orm.em.fork();
-    try {
-      await this.sync.plan(em, runId, await this.reader(runId));
-    } catch (e) {
-      if (!this.final(job, e)) throw e;
-      await this.sync.failRun(em, runId, e);
-      throw new UnrecoverableError((e as Error).message);
-    }
+  /** A final failure (workers/job-runner.ts, settling) ends the run failed. */
+  plan: JobHandler = {
+    run: async (job) => {
+      const { runId } = catalog['inventory-plan'].payload.parse(job.data);
+      await this.sync.plan(this.rt.orm.em.fork(), runId, await this.reader(runId));
+    },
+    failed: async (job, error) => {
+      const { runId } = catalog['inventory-plan'].payload.parse(job.data);
+      await this.sync.failRun(this.rt.orm.em.fork(), runId, error);
+    },
   };
 
-  scope = async (job: Job): Promise<void> => {
-    const { runId, region, kind } = catalog['inventory-scope'].payload.parse(job.data);
-    const em = this.rt.orm.em.fork();
-    try {
-      await this.sync.syncScope(em, runId, { region, kind }, await this.reader(runId));
-    } catch (e) {
-      if (!this.final(job, e)) throw e;
-      // Recorded as failed (stale, nothing tombstoned) and completed, so the run's parent job still finishes.
-      await this.sync.failScope(em, runId, { region, kind }, e);
-      this.rt.log.warn({ err: e, runId, region, kind }, 'inventory scope failed');
-    }
+  /** A final failure is recorded on the scope (stale, nothing tombstoned) and completes, so the run's parent job still finishes. */
+  scope: JobHandler = {
+    run: async (job) => {
+      const { runId, region, kind } = catalog['inventory-scope'].payload.parse(job.data);
+      await this.sync.syncScope(this.rt.orm.em.fork(), runId, { region, kind }, await this.reader(runId));
+    },
+    failed: async (job, error) => {
+      const { runId, region, kind } = catalog['inventory-scope'].payload.parse(job.data);
+      await this.sync.failScope(this.rt.orm.em.fork(), runId, { region, kind }, error);
+      this.rt.log.warn({ err: error, runId, region, kind }, 'inventory scope failed');
+      return 'completed';
+    },
   };
 
   /** From the credential's job scheduler: start a run (or join the one in progress). */

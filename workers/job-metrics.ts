@@ -1,6 +1,7 @@
-import { DelayedError, UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { catalog } from '../src/queue/catalog.ts';
 import { jobDuration, type JobOutcome } from '../src/shared/metrics.ts';
+import { isFinal, isMoved } from './job-runner.ts';
 
 /**
  * Wraps a queue's processor so each job attempt is observed in skyloft_job_duration_seconds{queue,job,outcome}:
@@ -25,7 +26,6 @@ export function withJobMetrics<T>(queue: string, processor: (job: Job, token?: s
 }
 
 export function outcomeOf(job: Job, err: unknown): JobOutcome {
-  if (err instanceof DelayedError || err instanceof WaitingChildrenError || err instanceof WaitingError) return 'delayed';
-  if (err instanceof UnrecoverableError) return 'failed';
-  return job.attemptsMade + 1 < (job.opts.attempts ?? 1) ? 'retried' : 'failed';
+  if (isMoved(err)) return 'delayed';
+  return isFinal(job, err) ? 'failed' : 'retried';
 }

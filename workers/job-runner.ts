@@ -1,11 +1,21 @@
 import { DelayedError, UnrecoverableError, WaitingChildrenError, WaitingError, type Job } from 'bullmq';
 import { runInContext } from '../src/shared/context.ts';
+import { AppError } from '../src/shared/errors.ts';
 import type { Logger } from '../src/shared/logger.ts';
 
 /** The abort reason the worker gives its running jobs when the process shuts down (Worker.cancelAllJobs). */
 export const SHUTDOWN = 'shutdown';
 
 export type JobProcessor = (job: Job, token?: string, signal?: AbortSignal) => Promise<void>;
+
+/**
+ * A job's processor, and what records its final failure on its row (a run ends failed, a scope is recorded failed).
+ * `failed` answers 'completed' when the job should complete anyway (a failed scope must not hold its run's parent).
+ */
+export interface JobHandler {
+  run: JobProcessor;
+  failed?(job: Job, error: Error): Promise<'completed' | void>;
+}
 
 type Outcome = 'completed' | 'failed' | 'retrying' | 'delayed' | 'handed-back' | 'orphaned';
 
@@ -113,11 +123,40 @@ export class JobRunner {
   }
 }
 
+/**
+ * The one retry-or-final mapping of a handler's errors. A failure is final when another attempt would repeat it (an
+ * AppError that is not retryable, or an UnrecoverableError) or when it was the job's last attempt: then `failed`
+ * records it and the job fails for good (UnrecoverableError: BullMQ does not retry it). Any other failure is thrown
+ * as is, and BullMQ retries it with the catalog's backoff. A job moved back to the queue (parked, waiting for another
+ * run) or stopped by its abort signal (shutdown: the runner hands it back) has not failed. A handler without `failed`
+ * is left to BullMQ's own rule.
+ */
+export function settling(handler: JobHandler): JobProcessor {
+  const { run, failed } = handler;
+  if (!failed) return run;
+  return async (job, token, signal) => {
+    try {
+      await run(job, token, signal);
+    } catch (e) {
+      if (isMoved(e) || signal?.aborted) throw e;
+      const retryable = !(e instanceof UnrecoverableError) && (!(e instanceof AppError) || e.retryable);
+      if (retryable && !isLastAttempt(job)) throw e;
+      if ((await failed(job, e as Error)) === 'completed') return;
+      throw e instanceof UnrecoverableError ? e : new UnrecoverableError((e as Error).message);
+    }
+  };
+}
+
 /** BullMQ's "moved, not failed" signals: the job already went back to delayed, waiting or waiting-children. */
-function isMoved(e: unknown): boolean {
+export function isMoved(e: unknown): boolean {
   return e instanceof DelayedError || e instanceof WaitingError || e instanceof WaitingChildrenError;
 }
 
-function isFinal(job: Job, e: unknown): boolean {
-  return e instanceof UnrecoverableError || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+/** BullMQ's rule (Job.shouldRetryJob): a failure is final when unrecoverable or on the job's last attempt. */
+export function isFinal(job: Job, e: unknown): boolean {
+  return e instanceof UnrecoverableError || isLastAttempt(job);
+}
+
+function isLastAttempt(job: Job): boolean {
+  return job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
 }

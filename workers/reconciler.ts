@@ -1,4 +1,6 @@
-import { Operation, Resource } from '../src/modules/provisioning/entities.ts';
+import { strandedCostRuns } from '../src/modules/cost/stranded.ts';
+import { syncRunsWithoutPlan } from '../src/modules/inventory/stranded.ts';
+import { settleStalledOperation, strandedOperations, type OperationJob } from '../src/modules/provisioning/operations.ts';
 import { catalog, jobOptions } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/runtime.ts';
 import { recheckFailedHealth } from './health-recheck.ts';
@@ -15,33 +17,17 @@ const EVERY_MS = 60_000;
  * - sync runs that never got their plan job, cost runs that never got (or lost) their collection job.
  */
 export async function reconcileOnce(rt: Runtime, olderThanMs = 60_000): Promise<number> {
-  const rows = await rt.orm.em.getConnection().execute<{ id: string; account_id: string; resource_id: string; step: string }[]>(
-    `select o.id, o.account_id, o.resource_id, o.step from operations o
-      where (o.status = 'queued' and o.updated_at < now() - (? * interval '1 millisecond'))
-         or (o.status = 'running' and o.updated_at < now() - (? * 2 * interval '1 millisecond')
-             and not exists (select 1 from state_locks l where l.operation_id = o.id and l.expires_at > now()))
-      order by o.id limit 1000`,
-    [olderThanMs, olderThanMs],
-  );
-  for (const row of rows) {
-    const payload = { operationId: row.id, resourceId: row.resource_id, phase: row.step === 'plan' ? ('plan' as const) : ('apply' as const) };
-    if (!(await resumeStalled(rt, payload))) await rt.queues.add('provision', { ...payload, accountId: row.account_id });
+  const em = rt.orm.em.fork();
+  const operations = await strandedOperations(em, olderThanMs);
+  for (const { accountId, ...payload } of operations) {
+    if (!(await resumeStalled(rt, payload))) await rt.queues.add('provision', { ...payload, accountId });
   }
-  // Sync runs accepted while Redis was down never got their plan job.
-  const runs = await rt.orm.em.getConnection().execute<{ id: string; account_id: string }[]>(
-    `select id, account_id from sync_runs where status = 'running' and scopes_total = 0 and started_at < now() - (? * interval '1 millisecond') limit 1000`,
-    [olderThanMs],
-  );
-  for (const run of runs) await rt.queues.add('inventory-plan', { runId: run.id, accountId: run.account_id });
-  // Cost runs accepted while Redis was down, or whose job Redis lost (a running collection takes minutes, not an hour).
-  const collections = await rt.orm.em.getConnection().execute<{ id: string; account_id: string }[]>(
-    `select id, account_id from cost_runs where (status = 'queued' and created_at < now() - (? * interval '1 millisecond'))
-        or (status = 'running' and started_at < now() - interval '1 hour') limit 1000`,
-    [olderThanMs],
-  );
-  for (const run of collections) await rt.queues.add('cost-collect', { runId: run.id, accountId: run.account_id });
-  const count = rows.length + runs.length + collections.length;
-  if (count > 0) rt.log.info({ operations: rows.length, syncRuns: runs.length, costRuns: collections.length }, 'reconciler re-enqueued accepted work');
+  const runs = await syncRunsWithoutPlan(em, olderThanMs);
+  for (const run of runs) await rt.queues.add('inventory-plan', run);
+  const collections = await strandedCostRuns(em, olderThanMs);
+  for (const run of collections) await rt.queues.add('cost-collect', run);
+  const count = operations.length + runs.length + collections.length;
+  if (count > 0) rt.log.info({ operations: operations.length, syncRuns: runs.length, costRuns: collections.length }, 'reconciler re-enqueued accepted work');
   return count;
 }
 
@@ -61,21 +47,13 @@ export function startReconciler(rt: Runtime): () => Promise<void> {
  * again is a no-op. Found by test/chaos/worker-crashes.ts. Such a job is retried (its steps are idempotent) while the
  * operation has attempts left, else the operation ends failed with the reason. True when the job was handled here.
  */
-async function resumeStalled(rt: Runtime, payload: { operationId: string; resourceId: string; phase: 'plan' | 'apply' }): Promise<boolean> {
+async function resumeStalled(rt: Runtime, payload: Omit<OperationJob, 'accountId'>): Promise<boolean> {
   const job = await rt.queues.get('provisioning').getJob(jobOptions('provision', payload).jobId!);
   if (!job || !(await job.isFailed())) return false;
-  const em = rt.orm.em.fork();
-  const op = await em.findOne(Operation, { id: payload.operationId });
-  if (op && op.attempts < catalog.provision.options.attempts) {
+  const settled = await settleStalledOperation(rt.orm.em.fork(), payload.operationId, catalog.provision.options.attempts, job.failedReason);
+  if (settled === 'retry') {
     await job.retry('failed');
-    rt.log.warn({ operationId: op.id, reason: job.failedReason }, 'resumed an operation whose job BullMQ had failed');
-    return true;
-  }
-  if (op) {
-    Object.assign(op, { status: 'failed', step: 'done', finishedAt: new Date(), error: `Its worker stopped ${op.attempts} times while running it (${job.failedReason}); the last saved state is kept: request the change again` });
-    const resource = await em.findOne(Resource, { id: op.resourceId, accountId: op.accountId });
-    if (resource) resource.status = 'failed';
-    await em.flush();
+    rt.log.warn({ operationId: payload.operationId, reason: job.failedReason }, 'resumed an operation whose job BullMQ had failed');
   }
   return true;
 }

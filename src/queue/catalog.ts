@@ -1,6 +1,7 @@
 import { FlowProducer, Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
+import type { Config } from '../config/index.ts';
 import { currentContext } from '../shared/context.ts';
 
 /**
@@ -8,6 +9,8 @@ import { currentContext } from '../shared/context.ts';
  * Payloads carry ids only: never a credential, a secret or a state (those stay in PostgreSQL, read by the worker).
  * `row` names the database row a job works for (its table and the payload field holding its id): a job whose row does
  * not exist in this installation's database is an orphan, completed without running (workers/orphans.ts).
+ * `capped`: the job counts against its account's cap on its queue (workers/fairness.ts); scheduler ticks only enqueue,
+ * so they are not. Each queue's concurrency and account cap are in `queuePolicy` below.
  * BullMQ refuses ':' in custom ids, hence '_'.
  */
 const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
@@ -31,6 +34,7 @@ export const catalog = {
     queue: 'provisioning',
     payload: payload({ operationId: z.uuid(), resourceId: z.uuid(), phase: z.enum(['plan', 'apply']) }),
     row: { table: 'operations', field: 'operationId' },
+    capped: true,
     options: { attempts: 3, backoff: { type: 'exponential', delay: 5_000 } } satisfies JobsOptions,
     id: (p: { operationId: string; resourceId: string; phase: string }) => `${p.resourceId}_${p.operationId}_${p.phase}`,
   },
@@ -39,6 +43,7 @@ export const catalog = {
     queue: 'inventory',
     payload: payload({ runId: z.uuid() }),
     row: { table: 'sync_runs', field: 'runId' },
+    capped: true,
     options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `plan_${p.runId}`,
   },
@@ -46,6 +51,7 @@ export const catalog = {
     queue: 'inventory',
     payload: payload({ runId: z.uuid(), region: z.string(), kind: z.string() }),
     row: { table: 'sync_runs', field: 'runId' },
+    capped: true,
     options: { attempts: 4, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string; region: string; kind: string }) => `scope_${p.runId}_${safe(p.region)}_${safe(p.kind)}`,
   },
@@ -53,6 +59,7 @@ export const catalog = {
     queue: 'inventory',
     payload: payload({ runId: z.uuid() }),
     row: { table: 'sync_runs', field: 'runId' },
+    capped: true,
     options: { attempts: 5, backoff: { type: 'exponential', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `finish_${p.runId}`,
   },
@@ -60,6 +67,7 @@ export const catalog = {
     queue: 'health',
     payload: payload({ credentialId: z.uuid(), checkId: z.uuid() }),
     row: { table: 'credentials', field: 'credentialId' },
+    capped: true,
     options: { attempts: 2, backoff: { type: 'fixed', delay: 2_000 } } satisfies JobsOptions,
     id: (p: { checkId: string }) => `health_${p.checkId}`,
   },
@@ -68,6 +76,7 @@ export const catalog = {
     queue: 'cost',
     payload: payload({ runId: z.uuid() }),
     row: { table: 'cost_runs', field: 'runId' },
+    capped: true,
     options: { attempts: 4, backoff: { type: 'exponential', delay: 10_000 } } satisfies JobsOptions,
     id: (p: { runId: string }) => `cost_${p.runId}`,
   },
@@ -76,6 +85,7 @@ export const catalog = {
     queue: 'inventory',
     payload: payload({ credentialId: z.uuid() }),
     row: { table: 'credentials', field: 'credentialId' },
+    capped: false,
     options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-sync_${p.credentialId}`,
   },
@@ -83,6 +93,7 @@ export const catalog = {
     queue: 'health',
     payload: payload({ credentialId: z.uuid() }),
     row: { table: 'credentials', field: 'credentialId' },
+    capped: false,
     options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-health_${p.credentialId}`,
   },
@@ -90,6 +101,7 @@ export const catalog = {
     queue: 'cost',
     payload: payload({ credentialId: z.uuid() }),
     row: { table: 'credentials', field: 'credentialId' },
+    capped: false,
     options: { attempts: 1 } satisfies JobsOptions,
     id: (p: { credentialId: string }) => `scheduled-cost_${p.credentialId}`,
   },
@@ -101,6 +113,50 @@ export type Payload<J extends JobName> = z.infer<(typeof catalog)[J]['payload']>
 /** What a producer enqueues: the payload with its account. */
 export type Produced<J extends JobName> = Payload<J> & { accountId: string };
 export const QUEUE_NAMES = [...new Set(Object.values(catalog).map((j) => j.queue))] as QueueName[];
+
+/** The configuration a queue's policy derives from. */
+export type QueueConfig = Pick<Config, 'workerConcurrency' | 'queueConcurrency' | 'accountConcurrency'>;
+
+/**
+ * Each queue's policy: the jobs one worker process runs at once (SKYLOFT_QUEUE_CONCURRENCY overrides it per queue)
+ * and the jobs of one account running at once across every worker (SKYLOFT_ACCOUNT_CONCURRENCY, else half the
+ * queue's concurrency, at least one: whatever one account has queued, every worker keeps the other half of its slots
+ * for the other accounts). workers/index.ts and workers/fairness.ts only read it.
+ */
+export const queuePolicy: Record<QueueName, { concurrency(config: QueueConfig): number }> = {
+  // SKYLOFT_WORKER_CONCURRENCY, default 8: terraform mostly waits on the clouds' APIs, and each run costs the worker
+  // little beside its own terraform process (README, "Run it at scale").
+  provisioning: { concurrency: (c) => c.workerConcurrency },
+  // Listing is paced by the shared API budget, so more at once costs little time; each job holds one parsed page
+  // (tens of MB for 1,000 EC2 instances), which is what a worker's peak memory grows with.
+  inventory: { concurrency: () => 8 },
+  health: { concurrency: () => 4 },
+  // Each collection streams pages into PostgreSQL; two at once keep one writing while the other fetches.
+  cost: { concurrency: () => 2 },
+};
+
+/** Jobs of `queue` one worker process runs at once. */
+export function queueConcurrency(config: QueueConfig, queue: QueueName): number {
+  return config.queueConcurrency[queue] ?? queuePolicy[queue].concurrency(config);
+}
+
+/** Jobs of one account on `queue` running at once across every worker. */
+export function accountCap(config: QueueConfig, queue: QueueName): number {
+  return config.accountConcurrency[queue] ?? Math.max(1, Math.floor(queueConcurrency(config, queue) / 2));
+}
+
+/**
+ * The account a job counts against on its queue: undefined for jobs that are not capped. `named` is the payload's
+ * accountId; `row` the catalog row to read it from when a job was queued before payloads named it (workers/fairness.ts).
+ */
+export function accountOf(job: string, data: unknown): { named: string } | { row: { table: string; id: string } } | undefined {
+  if (!Object.hasOwn(catalog, job)) return undefined;
+  const entry = catalog[job as JobName];
+  const fields = (data ?? {}) as Record<string, unknown>;
+  const id = fields[entry.row.field];
+  if (!entry.capped || typeof id !== 'string') return undefined;
+  return typeof fields.accountId === 'string' ? { named: fields.accountId } : { row: { table: entry.row.table, id } };
+}
 
 export function jobOptions<J extends JobName>(job: J, payload: Payload<J>): JobsOptions {
   const entry = catalog[job];

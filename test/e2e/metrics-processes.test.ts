@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmulator } from '../emulator/emulator.ts';
 import { REDIS_URL } from '../support/env.ts';
-import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, redisPrefix, sleep, waitForOk } from '../support/process.ts';
+import { cliJson, email, freshDatabase, killAll, masterKey, redisPrefix, sleep, startRoles } from '../support/process.ts';
 
 /**
  * Every process serves /metrics on its PORT: an api process and a worker-only process (real `npm start`), the worker
@@ -26,13 +26,7 @@ describe('/metrics in an api process and a worker-only process', () => {
     const db = await freshDatabase();
     const token = `prometheus-${masterKey()}`;
     const env = { DATABASE_URL: db.url, REDIS_URL, SKYLOFT_REDIS_PREFIX: redis.prefix, SKYLOFT_MASTER_KEY: masterKey(), SKYLOFT_METRICS_TOKEN: token };
-    const start = async (roles: string, extra: Record<string, string> = {}) => {
-      const port = await freePort();
-      const proc = npm(['start'], { ...env, ...extra, SKYLOFT_ROLES: roles, PORT: String(port) });
-      await waitForOk(proc, `http://127.0.0.1:${port}/readyz`, 60_000);
-      return { proc, base: `http://127.0.0.1:${port}` };
-    };
-    const [api, worker] = await Promise.all([start('api,scheduler'), start('worker', { SKYLOFT_METRICS_ALLOW: 'none' })]);
+    const [api, worker] = await Promise.all([startRoles('api,scheduler', env), startRoles('worker', { ...env, SKYLOFT_METRICS_ALLOW: 'none' })]);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
     const auth = { authorization: `Bearer ${boot.apiKey}` };
 

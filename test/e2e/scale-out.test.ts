@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/queue/redis.ts';
 import { REDIS_URL } from '../support/env.ts';
-import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, query, redisPrefix, sleep, waitForOk, type NpmProcess } from '../support/process.ts';
+import { apiCaller, cliJson, email, freshDatabase, killAll, masterKey, query, redisPrefix, sleep, startRoles, type NpmProcess } from '../support/process.ts';
 
 /**
  * The production topology in miniature: one api process, one scheduler process and two worker processes sharing one
@@ -35,34 +35,21 @@ describe('two workers, a scheduler and an api on one PostgreSQL and one Redis', 
   it('share the work, do nothing twice, and absorb one worker\'s SIGKILL', async () => {
     const db = await freshDatabase();
     const env = { DATABASE_URL: db.url, REDIS_URL, SKYLOFT_REDIS_PREFIX: redis.prefix, SKYLOFT_MASTER_KEY: masterKey(), TMPDIR: tmp };
-    const start = async (roles: string, extra: Record<string, string> = {}) => {
-      const port = await freePort();
-      const proc = npm(['start'], { ...env, SKYLOFT_ROLES: roles, PORT: String(port), ...extra });
-      await waitForOk(proc, `http://127.0.0.1:${port}/readyz`, 60_000);
-      return { proc, port };
-    };
-    const api = await start('api');
+    const api = await startRoles('api', env);
     // One account sends all the work: its fair share (by default half of one worker's slots) would run one at a time.
     const workerEnv = { SKYLOFT_WORKER_CONCURRENCY: '2', SKYLOFT_ACCOUNT_CONCURRENCY: 'provisioning=4' };
-    const [scheduler, worker1, worker2] = await Promise.all([start('scheduler'), start('worker', workerEnv), start('worker', workerEnv)]);
+    const [scheduler, worker1, worker2] = await Promise.all([startRoles('scheduler', env), startRoles('worker', { ...env, ...workerEnv }), startRoles('worker', { ...env, ...workerEnv })]);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${boot.apiKey}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      return { status: res.status, json: (await res.json()) as any };
-    };
+    const call = apiCaller(api.base, boot.apiKey);
     const cred = await call('POST', '/v1/credentials', { name: 'sandbox', provider: 'sandbox', secret: {} });
     expect(cred.status).toBe(201);
 
     // Twelve creates of a few seconds each: more than one worker can run at once.
     const operations: string[] = [];
     for (let i = 0; i < 12; i++) {
-      const res = await call('POST', '/v1/resources', { name: `vm-${i}`, provider: 'sandbox', type: 'vm', region: 'local', credentialId: cred.json.id, spec: { provisionSeconds: 3 } });
-      expect(res.status, JSON.stringify(res.json)).toBe(202);
-      operations.push(res.json.operation.id);
+      const res = await call('POST', '/v1/resources', { name: `vm-${i}`, provider: 'sandbox', type: 'vm', region: 'local', credentialId: cred.json().id, spec: { provisionSeconds: 3 } });
+      expect(res.status, res.text).toBe(202);
+      operations.push(res.json().operation.id);
     }
     // Both workers at work, then one dies without a word.
     for (const deadline = Date.now() + 60_000; finishedBy(worker1.proc).size === 0 || finishedBy(worker2.proc).size === 0; await sleep(250)) {
@@ -72,7 +59,7 @@ describe('two workers, a scheduler and an api on one PostgreSQL and one Redis', 
 
     let statuses: string[] = [];
     for (const deadline = Date.now() + 180_000; Date.now() < deadline; await sleep(1_000)) {
-      statuses = await Promise.all(operations.map(async (id) => (await call('GET', `/v1/operations/${id}`)).json.status as string));
+      statuses = await Promise.all(operations.map(async (id) => (await call('GET', `/v1/operations/${id}`)).json().status as string));
       if (statuses.every((s) => ['succeeded', 'failed', 'canceled'].includes(s))) break;
     }
     expect(statuses).toEqual(operations.map(() => 'succeeded'));
@@ -95,7 +82,7 @@ describe('two workers, a scheduler and an api on one PostgreSQL and one Redis', 
     try {
       for (const queue of ['inventory', 'health', 'cost']) {
         const keys = await r.zrange(`${redis.prefix}:${queue}:repeat`, 0, -1);
-        expect(keys.filter((k) => k.includes(cred.json.id)), queue).toHaveLength(1);
+        expect(keys.filter((k) => k.includes(cred.json().id)), queue).toHaveLength(1);
       }
     } finally {
       r.disconnect();

@@ -6,7 +6,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../support/env.ts';
-import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, portClosed, query, redisPrefix, sleep, waitForOk, type NpmProcess } from '../support/process.ts';
+import { apiCaller, cliJson, email, freshDatabase, killAll, masterKey, npm, portClosed, query, redisPrefix, sleep, startRoles, type NpmProcess } from '../support/process.ts';
 
 /** Graceful shutdown of real `npm start` processes: SIGTERM to the Skyloft Node process, as an orchestrator sends it. */
 const redis = redisPrefix();
@@ -20,12 +20,7 @@ afterAll(async () => {
   await redis.drop();
 });
 
-async function start(env: Record<string, string>, roles: string): Promise<{ proc: NpmProcess; port: number }> {
-  const port = await freePort();
-  const proc = npm(['start'], { ...env, SKYLOFT_ROLES: roles, PORT: String(port), TMPDIR: tmp });
-  await waitForOk(proc, `http://127.0.0.1:${port}/readyz`, 60_000);
-  return { proc, port };
-}
+const start = (env: Record<string, string>, roles: string) => startRoles(roles, { ...env, TMPDIR: tmp });
 
 function sigterm(proc: NpmProcess): number {
   const pid = proc.serviceProcess();
@@ -93,14 +88,8 @@ describe('SIGTERM', () => {
     const env = { DATABASE_URL: db.url, REDIS_URL, SKYLOFT_REDIS_PREFIX: redis.prefix, SKYLOFT_MASTER_KEY: masterKey(), SKYLOFT_SHUTDOWN_TIMEOUT: '10s' };
     const [api, worker1] = await Promise.all([start(env, 'api,scheduler'), start(env, 'worker')]);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${boot.apiKey}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      return res.json();
-    };
+    const api1 = apiCaller(api.base, boot.apiKey);
+    const call = async (method: string, path: string, body?: unknown) => (await api1(method, path, body)).json();
     const cred = await call('POST', '/v1/credentials', { name: 'sandbox', provider: 'sandbox', secret: {} });
     const { resource, operation } = await call('POST', '/v1/resources', { name: 'slow', provider: 'sandbox', type: 'vm', region: 'local', credentialId: cred.id, spec: { provisionSeconds: 30 } });
     for (let deadline = Date.now() + 60_000; ; await sleep(300)) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REDIS_URL } from '../support/env.ts';
-import { cliJson, email, freePort, freshDatabase, killAll, masterKey, npm, redisPrefix, sleep, waitForOk } from '../support/process.ts';
+import { apiCaller, cliJson, email, freshDatabase, killAll, masterKey, redisPrefix, sleep, startRoles } from '../support/process.ts';
 
 const redis = redisPrefix();
 // The workers' TMPDIR: their terraform work directories live here, which is how orphans are found (cwd below it).
@@ -38,23 +38,10 @@ describe('a worker SIGKILLed mid-apply', () => {
   it('leaves an operation that another worker converges: succeeded, resource active, state stored, lock free', async () => {
     const db = await freshDatabase();
     const env = { DATABASE_URL: db.url, REDIS_URL, SKYLOFT_REDIS_PREFIX: redis.prefix, SKYLOFT_MASTER_KEY: masterKey() };
-    const start = async (roles: string) => {
-      const port = await freePort();
-      const proc = npm(['start'], { ...env, SKYLOFT_ROLES: roles, PORT: String(port), TMPDIR: tmp });
-      await waitForOk(proc, `http://127.0.0.1:${port}/readyz`, 60_000);
-      return { proc, port };
-    };
-    const [api, worker1] = await Promise.all([start('api,scheduler'), start('worker')]);
+    const processEnv = { ...env, TMPDIR: tmp };
+    const [api, worker1] = await Promise.all([startRoles('api,scheduler', processEnv), startRoles('worker', processEnv)]);
     const { json: boot } = await cliJson(['bootstrap', '--email', email()], env);
-    const call = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`http://127.0.0.1:${api.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${boot.apiKey}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-        ...(body !== undefined && { body: JSON.stringify(body) }),
-      });
-      const text = await res.text();
-      return { status: res.status, text, json: () => JSON.parse(text) };
-    };
+    const call = apiCaller(api.base, boot.apiKey);
 
     const cred = await call('POST', '/v1/credentials', { name: 'sandbox', provider: 'sandbox', secret: {} });
     expect(cred.status, cred.text).toBe(201);
@@ -72,7 +59,7 @@ describe('a worker SIGKILLed mid-apply', () => {
     }
     process.kill(-worker1.proc.pid, 'SIGKILL'); // npm, sh and the Skyloft Node process; terraform has its own group
     await worker1.proc.waitForGroupExit(10_000);
-    await start('worker');
+    await startRoles('worker', processEnv);
 
     let op: any;
     for (let deadline = Date.now() + 120_000; ; await sleep(1_000)) {

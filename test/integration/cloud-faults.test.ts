@@ -1,12 +1,10 @@
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, today } from '../../src/modules/cost/days.ts';
-import type { Runtime } from '../../src/runtime.ts';
-import { startWorkers } from '../../workers/index.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import type { Fault } from '../emulator/faults.ts';
 import type { Cloud } from '../emulator/options.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { closeEmulated, startWorkersOnEmulator } from '../support/emulated-workers.ts';
 import { emulatedCredentials } from '../support/emulated-credentials.ts';
 
 /**
@@ -24,7 +22,6 @@ let ctx: TestContext;
 let emu: Emulator;
 let stopWorkers: () => Promise<void>;
 let key: string;
-let previousCAs: string[];
 const credentialIds: Record<Cloud, string> = { aws: '', azure: '', gcp: '' };
 
 beforeAll(async () => {
@@ -38,10 +35,7 @@ beforeAll(async () => {
     azure: { locations: ['eastus', 'westeurope'], pageSize: 8, costPageSize: 20, counts: { virtualMachines: 30, disks: 20, virtualNetworks: 2 } },
     gcp: { zones: ['us-central1-a', 'europe-west1-b'], counts: { instances: 30, disks: 20, networks: 2 } },
   });
-  previousCAs = tls.getCACertificates('default');
-  tls.setDefaultCACertificates([...previousCAs, emu.urls.caCert]);
-  const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
-  stopWorkers = await startWorkers(rt);
+  stopWorkers = await startWorkersOnEmulator(ctx, emu);
   key = (await ctx.bootstrap()).apiKey;
 
   const bodies = emulatedCredentials(emu, 'stormy', ['us-east-1', 'eu-west-1']);
@@ -57,12 +51,7 @@ beforeAll(async () => {
   }
 }, 120_000);
 
-afterAll(async () => {
-  await stopWorkers?.();
-  if (previousCAs) tls.setDefaultCACertificates(previousCAs);
-  await emu?.close();
-  await ctx?.close();
-});
+afterAll(() => closeEmulated({ stopWorkers, emu, ctx }));
 
 function call(method: string, url: string, body?: unknown) {
   return ctx.app.inject({ method: method as 'POST', url, headers: bearer(key), ...(body !== undefined && { payload: body as object }) });

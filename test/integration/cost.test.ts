@@ -1,16 +1,14 @@
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addDays, today } from '../../src/modules/cost/days.ts';
 import { CostWriter } from '../../src/modules/cost/store.ts';
-import type { Runtime } from '../../src/runtime.ts';
 import { DecimalSum } from '../../src/shared/decimal.ts';
 import { newId } from '../../src/shared/ids.ts';
-import { startWorkers } from '../../workers/index.ts';
 import { startEmulator, type Emulator } from '../emulator/emulator.ts';
 import type { Cloud } from '../emulator/options.ts';
 import { numericId } from '../emulator/gcp/resources.ts';
 import { SERVICES } from '../emulator/spend.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { closeEmulated, startWorkersOnEmulator } from '../support/emulated-workers.ts';
 import { emulatedCredentials } from '../support/emulated-credentials.ts';
 import { insertResource } from '../support/resources.ts';
 
@@ -23,7 +21,6 @@ let emu: Emulator;
 let stopWorkers: () => Promise<void>;
 let key: string;
 let accountId: string;
-let previousCAs: string[];
 const credentialIds: Record<Cloud, string> = { aws: '', azure: '', gcp: '' };
 const TODAY = today();
 const BACKFILL = { from: addDays(TODAY, -30), to: addDays(TODAY, 1) };
@@ -37,10 +34,7 @@ beforeAll(async () => {
     azure: { locations: ['eastus'], counts: { virtualMachines: 6, disks: 2, virtualNetworks: 1 } },
     gcp: { zones: ['us-central1-a'], counts: { instances: 6, disks: 2, networks: 1 } },
   });
-  previousCAs = tls.getCACertificates('default');
-  tls.setDefaultCACertificates([...previousCAs, emu.urls.caCert]);
-  const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
-  stopWorkers = await startWorkers(rt);
+  stopWorkers = await startWorkersOnEmulator(ctx, emu);
   ({ apiKey: key, accountId } = await ctx.bootstrap());
 
   const bodies = emulatedCredentials(emu, 'billed', ['us-east-1']);
@@ -52,12 +46,7 @@ beforeAll(async () => {
   for (const cloud of ['aws', 'azure', 'gcp'] as const) await settled(credentialIds[cloud]);
 }, 120_000);
 
-afterAll(async () => {
-  await stopWorkers?.();
-  if (previousCAs) tls.setDefaultCACertificates(previousCAs);
-  await emu?.close();
-  await ctx?.close();
-});
+afterAll(() => closeEmulated({ stopWorkers, emu, ctx }));
 
 function call(method: string, url: string, body?: unknown) {
   return ctx.app.inject({ method: method as 'POST', url, headers: bearer(key), ...(body !== undefined && { payload: body as object }) });

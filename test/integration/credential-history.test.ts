@@ -6,6 +6,7 @@ import { AuditLog } from '../../src/modules/audit/entity.ts';
 import { newId } from '../../src/shared/ids.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { InventoryProcessor } from '../../workers/inventory.ts';
+import { settling } from '../../workers/job-runner.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
 import { insertResource } from '../support/resources.ts';
 
@@ -154,7 +155,7 @@ describe('a deleted credential', () => {
     const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
     const worker = new InventoryProcessor(rt, ctx.deps.sync, new ApiBudget(ctx.deps.redis, ctx.config.redis.prefix));
     const job = { data: { runId, accountId }, attemptsMade: 0, opts: { attempts: 3 } } as unknown as Job;
-    await expect(worker.plan(job)).rejects.toBeInstanceOf(UnrecoverableError);
+    await expect(settling(worker.plan)(job)).rejects.toBeInstanceOf(UnrecoverableError);
     const run = (await call('GET', `/v1/inventory/runs/${runId}`)).json();
     expect(run).toMatchObject({ status: 'failed', errors: [{ error: expect.stringContaining('was deleted') }] });
   });

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DelayedError, type Job } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AccountSlots } from '../../src/queue/fairness.ts';
-import { PARK_MS } from '../../workers/fairness.ts';
+import { PARK_MS, withAccountCap } from '../../workers/fairness.ts';
 import { createRedis } from '../../src/queue/redis.ts';
 import { REDIS_URL } from '../support/env.ts';
 import { deleteKeys, uniquePrefix } from '../support/redis.ts';
@@ -71,6 +72,41 @@ describe('per-account slots', () => {
 });
 
 describe('per-account caps in the workers', () => {
+  it('charge a job queued before payloads named their account to its row\'s account (an upgrade lets no backlog past the cap)', async () => {
+    const { createTestContext, bearer } = await import('../support/context.ts');
+    const ctx = await createTestContext({ SKYLOFT_ACCOUNT_CONCURRENCY: 'inventory=1' });
+    try {
+      const { apiKey, accountId } = await ctx.bootstrap();
+      const cred = await ctx.app.inject({ method: 'POST', url: '/v1/credentials', headers: bearer(apiKey), payload: { name: 'sandbox', provider: 'sandbox', secret: {} } });
+      const runId = await ctx.deps.sync.startOne(ctx.deps.orm.em.fork(), accountId, cred.json().id);
+      let release!: () => void;
+      const holding = new Promise<void>((ok) => (release = ok));
+      let held!: () => void;
+      const holds = new Promise<void>((ok) => (held = ok));
+      const ran: string[] = [];
+      const capped = withAccountCap({ ...ctx.deps, ring: ctx.ring, close: async () => {} }, 'inventory', async (job) => {
+        ran.push(job.id!);
+        if (job.id === 'old-1') {
+          held();
+          await holding;
+        }
+      });
+      const scope = (id: string, named?: string) =>
+        ({ id, name: 'inventory-scope', data: { runId, region: 'local', kind: id, ...(named && { accountId: named }) }, moveToDelayed: vi.fn(async () => {}) }) as unknown as Job;
+      const first = capped(scope('old-1'), 'token');
+      await holds;
+      const second = scope('old-2');
+      await expect(capped(second, 'token')).rejects.toBeInstanceOf(DelayedError);
+      expect(second.moveToDelayed).toHaveBeenCalledOnce();
+      await capped(scope('other-1', 'another-account'), 'token');
+      release();
+      await first;
+      expect(ran).toEqual(['old-1', 'other-1']);
+    } finally {
+      await ctx.close();
+    }
+  }, 60_000);
+
   it('keep one account\'s creates from occupying every worker slot: another account\'s create runs beside them', async () => {
     const { createTestContext, bearer } = await import('../support/context.ts');
     const { startWorkers } = await import('../../workers/index.ts');

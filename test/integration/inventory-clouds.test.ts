@@ -1,9 +1,7 @@
-import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Runtime } from '../../src/runtime.ts';
-import { startWorkers } from '../../workers/index.ts';
 import { startEmulator } from '../emulator/emulator.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { closeEmulated, startWorkersOnEmulator } from '../support/emulated-workers.ts';
 
 /**
  * Inventory syncs of Azure and GCP credentials through the in-process worker against the emulator, and an AWS sync
@@ -20,7 +18,6 @@ let ctx: TestContext;
 let emu: Emulator;
 let stopWorkers: () => Promise<void>;
 let key: string;
-let previousCAs: string[];
 const credentialIds: Record<'aws' | 'azure' | 'gcp', string> = { aws: '', azure: '', gcp: '' };
 
 beforeAll(async () => {
@@ -32,10 +29,7 @@ beforeAll(async () => {
     azure: { locations: AZURE_LOCATIONS, pageSize: 7, counts: { virtualMachines: { eastus: 12, westeurope: 9 }, disks: 16, virtualNetworks: 2 } },
     gcp: { zones: GCP_ZONES, counts: { instances: { 'us-central1-a': 11, 'europe-west1-b': 6 }, disks: 14, networks: 3 } },
   });
-  previousCAs = tls.getCACertificates('default');
-  tls.setDefaultCACertificates([...previousCAs, emu.urls.caCert]);
-  const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
-  stopWorkers = await startWorkers(rt);
+  stopWorkers = await startWorkersOnEmulator(ctx, emu);
   key = (await ctx.bootstrap()).apiKey;
 
   const { authorityHost, ...azureSecret } = emu.credentials.azure;
@@ -62,12 +56,7 @@ beforeAll(async () => {
   }
 }, 60_000);
 
-afterAll(async () => {
-  await stopWorkers?.();
-  if (previousCAs) tls.setDefaultCACertificates(previousCAs);
-  await emu?.close();
-  await ctx?.close();
-});
+afterAll(() => closeEmulated({ stopWorkers, emu, ctx }));
 
 function call(method: string, url: string, body?: unknown) {
   return ctx.app.inject({ method: method as 'POST', url, headers: bearer(key), ...(body !== undefined && { payload: body as object }) });

@@ -3,15 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import tls from 'node:tls';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base64Forms } from '../../src/clouds/terraform/redact.ts';
-import type { Runtime } from '../../src/runtime.ts';
-import { startWorkers } from '../../workers/index.ts';
 import { startEmulator } from '../emulator/emulator.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
+import { closeEmulated, startWorkersOnEmulator } from '../support/emulated-workers.ts';
 import { databaseUrl } from '../support/env.ts';
 
 /**
@@ -49,7 +47,6 @@ let ctx: TestContext;
 let emu: Emulator;
 let stopWorkers: () => Promise<void>;
 let apiKey: string;
-let previousCAs: string[];
 let markers: Record<string, string>;
 const answers: { what: string; text: string }[] = [];
 // Workers put their work directories under os.tmpdir() (workers/workdirs.ts): this file's own, searched at the end.
@@ -67,19 +64,13 @@ beforeAll(async () => {
     azure: { locations: ['eastus'], clientId: AZURE_CLIENT, clientSecret: AZURE_SECRET },
     gcp: { zones: ['us-central1-a'] },
   });
-  previousCAs = tls.getCACertificates('default');
-  tls.setDefaultCACertificates([...previousCAs, emu.urls.caCert]);
-  const rt: Runtime = { ...ctx.deps, ring: ctx.ring, close: async () => {} };
-  stopWorkers = await startWorkers(rt);
+  stopWorkers = await startWorkersOnEmulator(ctx, emu);
   apiKey = (await ctx.bootstrap()).apiKey;
   markers = { AWS_SECRET, AWS_SECRET_ROTATED, AZURE_SECRET, GCP_KEY, GCP_KEY_BROKEN_JSON, SPEC_SECRET, STATE_SECRET, INVALID_SECRET, apiKey, masterKey: ctx.config.masterKey! };
 }, 60_000);
 
 afterAll(async () => {
-  await stopWorkers?.();
-  if (previousCAs) tls.setDefaultCACertificates(previousCAs);
-  await emu?.close();
-  await ctx?.close();
+  await closeEmulated({ stopWorkers, emu, ctx });
   if (previousTmp === undefined) delete process.env.TMPDIR;
   else process.env.TMPDIR = previousTmp;
   rmSync(testTmp, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { inject } from 'vitest';
+import { freePort } from '../../src/shared/net.ts';
 import { deleteKeys } from './redis.ts';
 import { REDIS_URL, TEST_ALLOWED_ENDPOINTS, databaseUrl } from './env.ts';
 import { admin } from './global-setup.ts';
@@ -170,7 +171,7 @@ export async function killAll(): Promise<void> {
   await Promise.all([...live].map((p) => p.kill()));
 }
 
-export { freePort } from '../../src/shared/net.ts';
+export { freePort };
 
 /** Polls `url` until it answers 200; fails at once (with the output) if the process exits first. */
 export async function waitForOk(proc: NpmProcess, url: string, timeoutMs: number): Promise<Response> {
@@ -188,6 +189,35 @@ export async function waitForOk(proc: NpmProcess, url: string, timeoutMs: number
     if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (last: ${last})\n${proc.describe()}`);
     await sleep(200);
   }
+}
+
+/** A running `npm start` with SKYLOFT_ROLES=roles, on its own free port; `base` is its http://127.0.0.1:port. */
+export interface Started {
+  proc: NpmProcess;
+  port: number;
+  base: string;
+}
+
+/** `npm start` with `roles` on a free port, once its /readyz answers 200 (`env` as the child's, then the roles and port). */
+export async function startRoles(roles: string, env: Record<string, string | undefined>, timeoutMs = 60_000): Promise<Started> {
+  const port = await freePort();
+  const proc = npm(['start'], { ...env, SKYLOFT_ROLES: roles, PORT: String(port) });
+  const base = `http://127.0.0.1:${port}`;
+  await waitForOk(proc, `${base}/readyz`, timeoutMs);
+  return { proc, port, base };
+}
+
+/** Calls a started process's API with an API key: the answer's status, its text, and its body parsed on demand. */
+export function apiCaller(base: string, apiKey: string) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; text: string; json: () => any }> => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+      ...(body !== undefined && { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return { status: res.status, text, json: () => JSON.parse(text) };
+  };
 }
 
 /** True when nothing accepts connections on the port any more. */

@@ -5,7 +5,7 @@ import type { EC2Client } from '@aws-sdk/client-ec2';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
-import type { CloudInput } from '../index.ts';
+import type { CloudInput } from '../toolbox.ts';
 import { CloudAuthError } from '../ports.ts';
 
 /**
@@ -37,7 +37,7 @@ export class AwsClients {
     this.base = {
       // Unset, the SDK resolves the endpoint itself, so AWS_ENDPOINT_URL(_EC2) and FIPS/dual-stack settings still apply.
       ...(endpoint && { endpoint }),
-      // Throttling answers must reach the shared budget, not be retried inside the SDK (src/clouds/index.ts).
+      // Throttling answers must reach the shared budget, not be retried inside the SDK (src/clouds/toolbox.ts).
       maxAttempts: 1,
       requestHandler: this.requestHandler,
     };

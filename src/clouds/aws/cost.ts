@@ -1,6 +1,6 @@
 import { format, scaled } from '../../shared/decimal.ts';
 import { AppError } from '../../shared/errors.ts';
-import { withHint, type AdapterDeps, type CloudCall, type CloudInput } from '../index.ts';
+import { withHint, type AdapterDeps, type CloudCall, type CloudInput } from '../toolbox.ts';
 import { CloudAuthError, type CostLine, type CostProgress, type CostRange, type CostReader } from '../ports.ts';
 import type { AwsClients } from './clients.ts';
 import { translateAwsError } from './errors.ts';

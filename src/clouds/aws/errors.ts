@@ -1,4 +1,4 @@
-import { retryAfterMs, withHint } from '../index.ts';
+import { retryAfterMs, withHint } from '../toolbox.ts';
 import { CloudAuthError, CloudThrottledError, CloudUnavailableError } from '../ports.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { positive, type AdapterDeps, type CloudInput, type OpenedCloud } from '../index.ts';
+import { positive, type AdapterDeps, type CloudInput, type OpenedCloud } from '../toolbox.ts';
 import type { ObservedItem, Scope } from '../ports.ts';
 import { AwsClients } from './clients.ts';
 import { awsCost } from './cost.ts';

@@ -1,6 +1,6 @@
 import type * as Ec2 from '@aws-sdk/client-ec2';
 import type { Bucket } from '@aws-sdk/client-s3';
-import type { CloudCall } from '../index.ts';
+import type { CloudCall } from '../toolbox.ts';
 import { CloudAuthError, type ObservedItem, type Scope } from '../ports.ts';
 import type { AwsClients } from './clients.ts';
 import { bucketItem, instanceItem, securityGroupItem, subnetItem, tagsOf, volumeItem, vpcItem } from './normalize.ts';

@@ -1,6 +1,6 @@
 import type { HttpClient, Pipeline } from '@azure/core-rest-pipeline';
 import type { ClientSecretCredential } from '@azure/identity';
-import type { AdapterDeps, CloudCall, CloudInput } from '../index.ts';
+import type { AdapterDeps, CloudCall, CloudInput } from '../toolbox.ts';
 import type { CostLine, CostProgress, CostRange, CostReader } from '../ports.ts';
 import { costErrorTranslator } from './errors.ts';
 import { guardPolicy } from './guard.ts';

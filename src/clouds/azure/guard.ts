@@ -1,5 +1,5 @@
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
-import type { AdapterDeps } from '../index.ts';
+import type { AdapterDeps } from '../toolbox.ts';
 
 export type Agents = AdapterDeps['agents'];
 

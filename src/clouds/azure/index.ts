@@ -1,7 +1,7 @@
 import type { ComputeManagementClient } from '@azure/arm-compute';
 import type { NetworkManagementClient } from '@azure/arm-network';
 import type { ClientSecretCredential } from '@azure/identity';
-import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../index.ts';
+import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../toolbox.ts';
 import { CloudUnavailableError, type ObservedItem, type Scope } from '../ports.ts';
 import { azureCost } from './cost.ts';
 import { guarded, type Agents } from './guard.ts';

@@ -4,8 +4,13 @@ import type { DisksClient } from '@google-cloud/compute/build/src/v1/disks_clien
 import type { InstancesClient } from '@google-cloud/compute/build/src/v1/instances_client.js';
 import type { NetworksClient } from '@google-cloud/compute/build/src/v1/networks_client.js';
 import type { RegionsClient } from '@google-cloud/compute/build/src/v1/regions_client.js';
-import type { AdapterDeps, CloudInput } from '../index.ts';
-import type { GcpSecretInput } from './index.ts';
+import type { AdapterDeps, CloudInput } from '../toolbox.ts';
+
+/** A GCP credential's secret, as src/clouds/gcp/descriptor.ts validated it. */
+export interface GcpSecretInput {
+  serviceAccountJson: string;
+  projectId: string;
+}
 
 /**
  * The Compute clients of one project. Deep imports, on demand: the package root loads every Compute client (about

@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { JWT } from 'google-auth-library';
 import { UnprocessableError } from '../../shared/errors.ts';
-import type { AdapterDeps, CloudInput } from '../index.ts';
-import { DEFAULT_TIMEOUT_MS, positive } from '../index.ts';
+import type { AdapterDeps, CloudInput } from '../toolbox.ts';
+import { DEFAULT_TIMEOUT_MS, positive } from '../toolbox.ts';
 import { CloudAuthError, CloudUnavailableError, type CostLine, type CostProgress, type CostRange, type CostReader } from '../ports.ts';
-import { gcpAuthClient } from './clients.ts';
+import { gcpAuthClient, type GcpSecretInput } from './clients.ts';
 import { translateBigQueryError, type BigQueryContext } from './errors.ts';
-import type { GcpSecretInput } from './index.ts';
 
 /**
  * GCP cost from the Cloud Billing export to BigQuery. The credential's options name the export:
@@ -193,7 +192,7 @@ type BigQueryHttp = <T>(method: 'GET' | 'POST', path: string, opts: { params?: R
  * One BigQuery REST call through the auth client (its transporter carries the outbound guard's agents), answered
  * parsed; an error answer comes back in the shape of @google-cloud/common's ApiError (code, errors, message,
  * response) for translateBigQueryError. No retries here: throttling goes to the budget, transient errors to
- * src/clouds/index.ts.
+ * src/clouds/toolbox.ts.
  */
 function bigQueryHttp(auth: JWT, base: string, timeoutMs: number): BigQueryHttp {
   return async <T>(method: 'GET' | 'POST', path: string, opts: { params?: Record<string, unknown>; data?: unknown }, signal?: AbortSignal) => {

@@ -1,4 +1,4 @@
-import { retryAfterMs, withHint } from '../index.ts';
+import { retryAfterMs, withHint } from '../toolbox.ts';
 import { UnprocessableError } from '../../shared/errors.ts';
 import { CloudAuthError, CloudThrottledError, CloudUnavailableError } from '../ports.ts';
 

@@ -1,7 +1,7 @@
-import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../index.ts';
-import { DEFAULT_TIMEOUT_MS, positive } from '../index.ts';
+import type { AdapterDeps, CloudCall, CloudInput, OpenedCloud } from '../toolbox.ts';
+import { DEFAULT_TIMEOUT_MS, positive } from '../toolbox.ts';
 import { CloudAuthError, type ObservedItem, type Scope } from '../ports.ts';
-import { openGcpClients, type GcpClients } from './clients.ts';
+import { openGcpClients, type GcpClients, type GcpSecretInput } from './clients.ts';
 import { openGcpCost } from './cost.ts';
 import { translateGcpError } from './errors.ts';
 import { diskItem, instanceItem, networkItem, regionOfZone } from './normalize.ts';
@@ -14,11 +14,6 @@ import { diskItem, instanceItem, networkItem, regionOfZone } from './normalize.t
  * scope per region would re-read the whole project per region. Each item's zone and region are in metadata; the
  * credential's `regions`, when set, filter client-side within the complete listing. Networks are global anyway.
  */
-export interface GcpSecretInput {
-  serviceAccountJson: string;
-  projectId: string;
-}
-
 type AggregatedKind = { client: 'instances' | 'disks'; field: 'instances' | 'disks'; item: typeof instanceItem };
 const AGGREGATED: Record<string, AggregatedKind> = {
   'gce:instance': { client: 'instances', field: 'instances', item: instanceItem },
@@ -32,7 +27,7 @@ export function openGcp(input: CloudInput, deps: AdapterDeps): OpenedCloud {
   const call: CloudCall = deps.caller(translateGcpError);
   const key = `${input.credentialId}:global:compute`;
   const maxResults = Math.min(500, Math.floor(positive(input.options?.pageSize) ?? 500));
-  // gax's own deadline too, and no gax retries: throttling goes to the budget, transient errors to src/clouds/index.ts.
+  // gax's own deadline too, and no gax retries: throttling goes to the budget, transient errors to src/clouds/toolbox.ts.
   const callOptions = { timeout: positive(input.options?.timeoutMs) ?? DEFAULT_TIMEOUT_MS, retry: null, autoPaginate: false };
   const regions = input.regions?.length ? new Set(input.regions) : undefined;
   let clients: Promise<GcpClients> | undefined;

@@ -1,4 +1,4 @@
-import type { CloudInput, OpenedCloud } from '../index.ts';
+import type { CloudInput, OpenedCloud } from '../toolbox.ts';
 import type { SandboxAccount, SandboxLedger, Scope } from '../ports.ts';
 import { dayOf, sandboxBilled, sandboxCostPages } from './cost.ts';
 import { SANDBOX_KINDS, sandboxItems } from './world.ts';

@@ -36,3 +36,8 @@ export {
   TerraformTimeoutError,
   type TerraformFailure,
 } from './errors.ts';
+export { terraformEngine } from './engine.ts';
+// What the stacks allow, for the checks outside this adapter (only src/clouds/terraform imports stacks/).
+export { allowedProviderAddresses } from '../../../stacks/index.ts';
+export { BUILTIN_PROVIDER } from '../../../stacks/providers.ts';
+export { MAX_LITERAL_NUMBER } from '../../../stacks/literal.ts';

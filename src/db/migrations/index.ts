@@ -11,6 +11,7 @@ import { Migration0010AwsExternalIds } from './0010-aws-external-ids.ts';
 import { Migration0011InstallationKeys } from './0011-installation-keys.ts';
 import { Migration0012AccountQuotas } from './0012-account-quotas.ts';
 import { Migration0013ForgetAndSoftDelete } from './0013-forget-and-soft-delete.ts';
+import { Migration0014ProviderRegistry } from './0014-provider-registry.ts';
 
 /** Every committed migration, in order. Listed explicitly so no file-system discovery runs at start-up. */
 export const migrations = [
@@ -27,4 +28,5 @@ export const migrations = [
   { name: '0011-installation-keys', class: Migration0011InstallationKeys },
   { name: '0012-account-quotas', class: Migration0012AccountQuotas },
   { name: '0013-forget-and-soft-delete', class: Migration0013ForgetAndSoftDelete },
+  { name: '0014-provider-registry', class: Migration0014ProviderRegistry },
 ];

@@ -7,7 +7,7 @@ import { AppError, NotFoundError, RateLimitedError, ValidationError } from '../.
 import { isUuid, newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
-import { withTimeout } from '../../shared/timeout.ts';
+import { enqueueOrLeave } from '../../queue/enqueue.ts';
 import type { Credential } from '../credentials/entity.ts';
 import { credentialsInScope, historyOf } from '../credentials/service.ts';
 import { CostRun } from './entities.ts';
@@ -108,11 +108,7 @@ export class CostService {
       createdBy: userId,
     });
     await em.flush();
-    try {
-      await withTimeout(this.queues.add('cost-collect', { runId: run.id, accountId: run.accountId }), 2_000, 'Redis');
-    } catch (err) {
-      this.log.warn({ err, runId: run.id }, 'could not enqueue the cost collection; the reconciler will');
-    }
+    await enqueueOrLeave(this.queues, this.log, 'cost-collect', { runId: run.id, accountId: run.accountId }, 'the reconciler');
     return run.id;
   }
 

@@ -1,8 +1,11 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
+import { providerIds } from '../../clouds/registry.ts';
 import { authorship, timestamps } from '../../db/columns.ts';
 
-export const PROVIDERS = ['aws', 'azure', 'gcp', 'sandbox'] as const;
-export type Provider = (typeof PROVIDERS)[number];
+/** The registered providers (src/clouds/registry.ts): the API's enum. The database does not list them. */
+export const PROVIDERS = providerIds();
+/** A registered provider's id. */
+export type Provider = string;
 
 export interface CredentialEndpoints {
   api?: string;

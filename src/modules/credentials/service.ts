@@ -14,7 +14,8 @@ import { recordAudit } from '../audit/service.ts';
 import { Resource, UNMANAGED_STATUSES } from '../provisioning/entities.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
 import { purgeHistory, type PurgedHistory } from './purge.ts';
-import { isKeylessRole, parseSecret, type CredentialSecret, type SecretPolicy } from './secrets.ts';
+import { isKeylessRole } from '../../clouds/aws/descriptor.ts';
+import { parseSecret, type CredentialSecret, type SecretPolicy } from './secrets.ts';
 
 export interface NewCredential {
   name: string;

@@ -6,7 +6,7 @@ import { AppError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
-import { withTimeout } from '../../shared/timeout.ts';
+import { enqueueOrLeave } from '../../queue/enqueue.ts';
 import type { Credential } from '../credentials/entity.ts';
 import { credentialOf, credentialsInScope } from '../credentials/service.ts';
 import { HealthCheck } from './entity.ts';
@@ -43,11 +43,7 @@ export class HealthService {
   async enqueue(credential: { id: string; accountId: string }): Promise<string> {
     const credentialId = credential.id;
     const checkId = newId();
-    try {
-      await withTimeout(this.queues.add('health-check', { credentialId, checkId, accountId: credential.accountId }), 2_000, 'Redis');
-    } catch (err) {
-      this.log.warn({ err, credentialId }, 'could not enqueue a health check');
-    }
+    await enqueueOrLeave(this.queues, this.log, 'health-check', { credentialId, checkId, accountId: credential.accountId }, 'the schedule');
     return checkId;
   }
 

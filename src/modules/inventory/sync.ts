@@ -1,4 +1,5 @@
 import type { InventoryReader, Scope } from '../../clouds/ports.ts';
+import { providers } from '../../clouds/registry.ts';
 import type { Em } from '../../db/orm.ts';
 import type { Queues } from '../../queue/catalog.ts';
 import type { Actor } from '../../shared/actor.ts';
@@ -6,7 +7,7 @@ import { AppError, NotFoundError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
-import { withTimeout } from '../../shared/timeout.ts';
+import { enqueueOrLeave } from '../../queue/enqueue.ts';
 import { Credential } from '../credentials/entity.ts';
 import { credentialsInScope, historyOf } from '../credentials/service.ts';
 import { SyncRun, SyncScope } from './entities.ts';
@@ -47,11 +48,7 @@ export class SyncService {
       const running = await em.findOneOrFail(SyncRun, { credentialId, status: 'running' }, { refresh: true });
       return running.id;
     }
-    try {
-      await withTimeout(this.queues.add('inventory-plan', { runId: id, accountId }), 2_000, 'Redis');
-    } catch (err) {
-      this.log.warn({ err, runId: id }, 'could not enqueue the sync run; the reconciler will');
-    }
+    await enqueueOrLeave(this.queues, this.log, 'inventory-plan', { runId: id, accountId }, 'the reconciler');
     return id;
   }
 
@@ -169,23 +166,42 @@ export class SyncService {
  * Drift of the credential's managed resources (neither destroyed nor forgotten), from what inventory saw of their
  * main object (the item of the resource's own type carrying its skyloft-resource-id tag): missing when every such item
  * is tombstoned, drifted when the observed size/type differs from the spec, none otherwise; unchanged while inventory
- * has never seen it. A scope that failed tombstoned nothing, so a failed listing never makes a resource look missing.
- * Only the account's own items count: tags are written by whoever controls the cloud account, so another tenant can
- * copy a resource's tag.
+ * has never seen it. Which fields name the size is each (provider, kind)'s drift keys in the registry
+ * (src/clouds/<provider>/descriptor.ts). A scope that failed tombstoned nothing, so a failed listing never makes a
+ * resource look missing. Only the account's own items count: tags are written by whoever controls the cloud account,
+ * so another tenant can copy a resource's tag.
  */
 async function updateDrift(em: Em, credentialId: string): Promise<void> {
+  const wanted = driftField('r', 'spec');
   await em.getConnection().execute(
     `update resources r set drift = case
         when not exists (select 1 from inventory_items i where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type) then r.drift
         when not exists (select 1 from inventory_items i where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null) then 'missing'
         when exists (select 1 from inventory_items i
                       where i.account_id = r.account_id and i.managed_resource_id = r.id and i.type = r.type and i.deleted_at is null
-                        and coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType') is not null
-                        and coalesce(i.metadata->>'instanceType', i.metadata->>'vmSize', i.metadata->>'machineType', i.metadata->>'size')
-                            is distinct from coalesce(r.spec->>'instanceType', r.spec->>'size', r.spec->>'machineType')) then 'drifted'
+                        and ${wanted} is not null
+                        and ${driftField('i', 'observed')} is distinct from ${wanted}) then 'drifted'
         else 'none' end,
         updated_at = now()
       where r.credential_id = ? and r.status not in ('destroyed', 'forgotten')`,
     [credentialId],
   );
 }
+
+/**
+ * The SQL reading the size field of a resource's spec (`r`) or of an item's metadata (`i`) by its provider and kind:
+ * the first drift key present, null where the kind has none. Keys are plain field names (the registry checks them).
+ */
+function driftField(row: 'r' | 'i', side: 'spec' | 'observed'): string {
+  const column = row === 'r' ? 'r.spec' : 'i.metadata';
+  const branches = providers().flatMap((p) =>
+    Object.entries(p.kinds).flatMap(([kind, k]) => {
+      const keys = k.drift?.[side] ?? [];
+      if (keys.length === 0) return [];
+      return [`when ${literal(`${p.id}/${kind}`)} then coalesce(${keys.map((key) => `${column}->>${literal(key)}`).join(', ')})`];
+    }),
+  );
+  return branches.length === 0 ? 'null::text' : `(case ${row}.provider || '/' || ${row}.type ${branches.join(' ')} end)`;
+}
+
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;

@@ -1,8 +1,10 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { authorship, timestamps } from '../../db/columns.ts';
+import { kindIds } from '../../clouds/registry.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
 
-export const RESOURCE_TYPES = ['vm', 'storage', 'network'] as const;
+/** The kinds the registered providers provision (src/clouds/registry.ts): the API's enum. */
+export const RESOURCE_TYPES = kindIds();
 export const RESOURCE_STATUSES = ['pending', 'provisioning', 'active', 'updating', 'failed', 'destroying', 'destroyed', 'forgotten'] as const;
 /**
  * Resources Skyloft no longer manages: destroyed, or forgotten (left in the cloud as they are, like `terraform state

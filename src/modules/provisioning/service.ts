@@ -7,7 +7,7 @@ import { ConflictError, NotFoundError, UnprocessableError } from '../../shared/e
 import { isUuid, newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
-import { withTimeout } from '../../shared/timeout.ts';
+import { enqueueOrLeave } from '../../queue/enqueue.ts';
 import type { Queues } from '../../queue/catalog.ts';
 import { assertQuota, lockAccountQuotas, type CountQuotas } from '../accounts/quotas.ts';
 import { recordAudit } from '../audit/service.ts';
@@ -19,8 +19,6 @@ import { validateSpec } from './specs.ts';
 import { operationView, resourceView } from './views.ts';
 
 export const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
-/** A Redis that hangs must not hold an accepted request: past this the reconciler enqueues instead. */
-const ENQUEUE_TIMEOUT_MS = 2_000;
 
 export interface NewResource {
   name: string;
@@ -282,12 +280,7 @@ export class ProvisioningService {
 
   /** Best effort: a failure leaves the operation queued for the reconciler; the request is accepted either way. */
   async enqueue(operation: Operation, phase: 'plan' | 'apply'): Promise<void> {
-    try {
-      const job = this.queues.add('provision', { operationId: operation.id, resourceId: operation.resourceId, phase, accountId: operation.accountId });
-      await withTimeout(job, ENQUEUE_TIMEOUT_MS, 'Redis');
-    } catch (err) {
-      this.log.warn({ err, operationId: operation.id }, 'could not enqueue the operation; the reconciler will');
-    }
+    await enqueueOrLeave(this.queues, this.log, 'provision', { operationId: operation.id, resourceId: operation.resourceId, phase, accountId: operation.accountId }, 'the reconciler');
   }
 }
 

@@ -1,5 +1,4 @@
-import type { StackProvider } from '../../../stacks/index.ts';
-import { allowedProviderAddresses, BUILTIN_PROVIDER } from '../../../stacks/providers.ts';
+import { allowedProviderAddresses, BUILTIN_PROVIDER } from '../../clouds/terraform/index.ts';
 import { UnprocessableError } from '../../shared/errors.ts';
 
 // `terraform init` installs every provider a *state* names, not only the configuration's, and `plan` then runs it:
@@ -71,7 +70,7 @@ export function stateProviderRefs(state: unknown): { ref: unknown; address: stri
  * read. `state` is the raw body or the parsed JSON; null (no state yet) passes. The worker also calls this on the
  * stored state before running terraform, for states stored before the backend checked.
  */
-export function assertStateProviders(state: unknown, cloud: StackProvider): void {
+export function assertStateProviders(state: unknown, cloud: string): void {
   if (state === null || state === undefined) return;
   let parsed = state;
   if (Buffer.isBuffer(state)) {

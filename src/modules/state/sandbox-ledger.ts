@@ -1,4 +1,4 @@
-import type { SandboxAccount, SandboxLedger, SandboxObject } from '../../clouds/ports.ts';
+import type { SandboxAccount, SandboxLedger, SandboxObject, SandboxResource } from '../../clouds/ports.ts';
 import { terraformDataObjects } from '../../clouds/sandbox/state.ts';
 import type { Em, Orm } from '../../db/orm.ts';
 import { Credential } from '../credentials/entity.ts';
@@ -38,7 +38,8 @@ export class StoredSandboxLedger implements SandboxLedger {
     );
     const resources = [];
     for (const r of rows) {
-      resources.push({ resourceId: r.id, type: r.type, region: r.region, createdAt: r.createdAt, destroyedAt: r.destroyedAt ?? null, ...(await this.objectsOf(em, r.id)) });
+      // The sandbox descriptor's kinds (src/clouds/sandbox/descriptor.ts) are the inventory types it shows.
+      resources.push({ resourceId: r.id, type: r.type as SandboxResource['type'], region: r.region, createdAt: r.createdAt, destroyedAt: r.destroyedAt ?? null, ...(await this.objectsOf(em, r.id)) });
     }
     return { accountId: credential.accountId, registeredAt: credential.createdAt, resources };
   }

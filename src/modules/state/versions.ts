@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
-import type { StackProvider } from '../../../stacks/index.ts';
 import { inBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
 import { lockRows } from '../../db/row-locks.ts';
@@ -54,8 +53,8 @@ function parseState(body: Buffer): { state: Record<string, unknown>; serial: num
  * Locks the resource's row for the whole write (versions gap-free, checks race-free) and reads its cloud in the
  * same statement: the providers a state may name follow from it.
  */
-async function lockResource(tx: Em, accountId: string, resourceId: string): Promise<StackProvider> {
-  const rows = await tx.getConnection().execute<{ provider: StackProvider }[]>(
+async function lockResource(tx: Em, accountId: string, resourceId: string): Promise<string> {
+  const rows = await tx.getConnection().execute<{ provider: string }[]>(
     'select provider from resources where id = ? and account_id = ? for update',
     [resourceId, accountId],
     'all',

@@ -1,4 +1,4 @@
-import type { Orm } from '../src/db/orm.ts';
+import type { Orm } from '../../db/orm.ts';
 
 const FLUSH_EVERY_MS = 2_000;
 const MAX_LOG_BYTES = 4 * 1024 * 1024;

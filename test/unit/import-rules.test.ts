@@ -1,0 +1,85 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// The import rules of src/README.md, checked by dependency-cruiser (.dependency-cruiser.cjs) over src, workers and
+// stacks: file cycles, layers, modules used only through their index.ts, stacks only from src/clouds/terraform.
+// Violations that predate the rules are listed in .dependency-cruiser-known-violations.json (issue 20 shrinks it to
+// nothing); any other fails here. Folder cycles are computed below from the same cruise.
+
+const root = resolve(import.meta.dirname, '../..');
+
+/** Folder pairs that import each other today (issue 20 removes them); a new pair fails, a fixed one must go too. */
+const KNOWN_FOLDER_CYCLES = [
+  'src/config <-> src/shared',
+  'src/http <-> src/modules/accounts',
+  'src/http <-> src/modules/audit',
+  'src/http <-> src/modules/cost',
+  'src/http <-> src/modules/credentials',
+  'src/http <-> src/modules/dashboard',
+  'src/http <-> src/modules/health',
+  'src/http <-> src/modules/inventory',
+  'src/http <-> src/modules/provisioning',
+  'src/http <-> src/modules/queues',
+  'src/http <-> src/modules/schedules',
+  'src/http <-> src/modules/state',
+  'src/http/plugins <-> src/modules/dashboard',
+  'src/modules/credentials <-> src/modules/provisioning',
+  'src/modules/provisioning <-> src/modules/state',
+  'src <-> workers',
+];
+
+interface Cruise {
+  modules: { source: string; dependencies: { resolved: string }[] }[];
+  summary: { violations: { from: string; to: string; rule: { name: string; severity: string }; cycle?: { name: string }[] }[] };
+}
+
+function cruise(): Cruise {
+  const run = spawnSync(process.execPath, [join(root, 'node_modules/dependency-cruiser/bin/dependency-cruiser.mjs'), 'src', 'workers', 'stacks',
+    '--config', '.dependency-cruiser.cjs', '--ignore-known', '.dependency-cruiser-known-violations.json', '--output-type', 'json'],
+  { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (run.status !== 0 && !run.stdout) throw new Error(`dependency-cruiser failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as Cruise;
+}
+
+/** Pairs of folders (neither inside the other) that import each other through any of their files. */
+function folderCycles(result: Cruise): string[] {
+  const edges = new Set<string>();
+  for (const m of result.modules) {
+    for (const d of m.dependencies) {
+      if (!/^(src|workers|stacks)\//.test(d.resolved)) continue;
+      const [a, b] = [dirname(m.source), dirname(d.resolved)];
+      if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)) continue;
+      edges.add(`${a} -> ${b}`);
+    }
+  }
+  return [...edges].map((e) => e.split(' -> ') as [string, string])
+    .filter(([a, b]) => a < b && edges.has(`${b} -> ${a}`)).map(([a, b]) => `${a} <-> ${b}`).sort();
+}
+
+/** `typeof import('./x.ts')` in a type: the swc parser does not report it, so it is not allowed for our own files. */
+const INLINE_TYPE_IMPORT = /(?:typeof\s+|[:<|&]\s*)import\(\s*['"]\.[^'"]*['"]\s*\)/;
+
+function sources(): string[] {
+  return ['src', 'workers', 'stacks'].flatMap((dir) => readdirSync(join(root, dir), { withFileTypes: true, recursive: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => relative(root, join(e.parentPath, e.name))));
+}
+
+describe('the import rules', () => {
+  const result = cruise();
+
+  it('are all kept (but the known violations)', () => {
+    const broken = result.summary.violations.filter((v) => v.rule.severity !== 'ignore')
+      .map((v) => `${v.rule.name}: ${v.from} → ${v.to}${v.cycle ? ` (${v.cycle.map((c) => c.name).join(' → ')})` : ''}`);
+    expect(broken).toEqual([]);
+  });
+
+  it('leave no new import cycle between folders', () => {
+    expect(folderCycles(result)).toEqual([...KNOWN_FOLDER_CYCLES].sort());
+  });
+
+  it('see every import: no inline type import of our own files', () => {
+    expect(sources().filter((file) => INLINE_TYPE_IMPORT.test(readFileSync(join(root, file), 'utf8')))).toEqual([]);
+  });
+});

@@ -5,16 +5,12 @@ import { initOrm, migrate, type Orm } from './db/orm.ts';
 import { entities } from './modules/entities.ts';
 import { connectRedis, createRedis } from './queue/redis.ts';
 import { createServices } from './services.ts';
-import type { AppDeps } from './http/deps.ts';
+import type { Runtime } from './deps.ts';
 import { DependencyError } from './shared/errors.ts';
 import type { Logger } from './shared/logger.ts';
 import { KeyRing } from './shared/vault.ts';
 
-/** The long-lived parts every role (and the CLI) shares, opened in dependency order and closed in reverse. */
-export interface Runtime extends AppDeps {
-  ring: KeyRing;
-  close(): Promise<void>;
-}
+export type { Runtime };
 
 /**
  * Local mode keys Redis by the installation (its PostgreSQL cluster, made in `.data/`): a fresh data folder starts

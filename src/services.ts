@@ -1,10 +1,11 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './config/index.ts';
 import type { Orm } from './db/orm.ts';
-import type { AppDeps } from './http/deps.ts';
+import type { AppDeps } from './deps.ts';
 import { CredentialService } from './modules/credentials/service.ts';
 import { HealthService } from './modules/health/service.ts';
 import { SyncService } from './modules/inventory/sync.ts';
+import { credentialUsage } from './modules/provisioning/resources.ts';
 import { ProvisioningService } from './modules/provisioning/service.ts';
 import { ScheduleService } from './modules/schedules/service.ts';
 import { CostService } from './modules/cost/collect.ts';
@@ -28,7 +29,7 @@ export function createServices(config: Config, orm: Orm, redis: Redis, ring: Key
     redis,
     log,
     queues,
-    credentials: new CredentialService(ring, { outbound, awsHostIdentity: config.awsHostIdentity, maxCredentials: config.quotas.credentials }),
+    credentials: new CredentialService(ring, credentialUsage, { outbound, awsHostIdentity: config.awsHostIdentity, maxCredentials: config.quotas.credentials }),
     state: new StateStore(ring, config.stateRetention),
     provisioning: new ProvisioningService(queues, log, config.quotas),
     sync: new SyncService(queues, log),

@@ -1,10 +1,10 @@
 import { Aspects, Fn, TerraformBackend, TerraformStack, type TerraformRemoteState } from 'cdktf';
 import type { Construct } from 'constructs';
-import { literalJson } from './literal.ts';
+import { literalJson, type Json } from './literal.ts';
 import { SkyloftTagsAspect } from './tags.ts';
 
 /** A JSON value, as a sandbox spec or any free-form field. */
-export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+export type { Json };
 
 /** What every stack receives. `spec` is typed per stack. */
 export interface StackConfig<Spec> {

@@ -1,4 +1,4 @@
-import type { Json } from './common.ts';
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /**
  * Makes a user's string literal for both readers of it. Terraform JSON reads every string as a template: a literal

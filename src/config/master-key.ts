@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Logger } from '../shared/logger.ts';
 import type { Config } from './index.ts';
 
 /**
@@ -10,7 +9,12 @@ import type { Config } from './index.ts';
  * the config demands one of them. Only local mode without either generates one, once, into `<dataDir>/master.key`
  * (mode 0600), and warns about it.
  */
-export function resolveMasterKeys(config: Config, log: Logger): string[] {
+/** The one thing resolveMasterKeys logs with (config imports nothing of ours; a pino logger is one). */
+export interface KeyWarner {
+  warn(details: { file: string }, message: string): void;
+}
+
+export function resolveMasterKeys(config: Config, log: KeyWarner): string[] {
   const previous = config.previousMasterKey ? [config.previousMasterKey] : [];
   if (config.masterKey) return [config.masterKey, ...previous];
   const dataDir = resolve(config.dataDir);

@@ -14,7 +14,7 @@ import { dashboardRoutes } from '../modules/dashboard/routes.ts';
 import { queueRoutes } from '../modules/queues/routes.ts';
 import { ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
-import type { AppDeps } from './deps.ts';
+import type { AppDeps } from '../deps.ts';
 import { registerAuth } from './plugins/auth.ts';
 import { registerEmptyBodies } from './plugins/empty-body.ts';
 import { registerErrorHandling, sendError } from './plugins/errors.ts';

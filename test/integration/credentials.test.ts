@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Credential } from '../../src/modules/credentials/entity.ts';
 import { AuditLog } from '../../src/modules/audit/entity.ts';
 import { CredentialService } from '../../src/modules/credentials/service.ts';
+import { credentialUsage } from '../../src/modules/provisioning/resources.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
 
 const SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
@@ -33,7 +34,7 @@ describe('POST /v1/credentials', () => {
 
     const row = await ctx.orm.em.fork().findOneOrFail(Credential, { id: body.id }, { populate: ['secretCiphertext'] });
     expect(Buffer.from(row.secretCiphertext!).includes(Buffer.from(SECRET))).toBe(false);
-    const opened = await new CredentialService(ctx.ring).openSecret(ctx.orm.em.fork(), row);
+    const opened = await new CredentialService(ctx.ring, credentialUsage).openSecret(ctx.orm.em.fork(), row);
     expect(opened).toEqual({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET });
   });
 

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { Credential } from '../../src/modules/credentials/entity.ts';
 import { CredentialService } from '../../src/modules/credentials/service.ts';
+import { credentialUsage } from '../../src/modules/provisioning/resources.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { OutboundGuard, type ResolvedAddress } from '../../src/shared/outbound.ts';
 import { startWorkers } from '../../workers/index.ts';
@@ -285,7 +286,7 @@ describe('endpoint overrides at connect time', () => {
 
   it('fails the checks of a credential stored before its endpoint was refused, saying which variable to change', async () => {
     // As it would have been stored before this installation narrowed SKYLOFT_ALLOWED_ENDPOINTS.
-    const permissive = new CredentialService(ctx.ring, { outbound: new OutboundGuard({ allowedEndpoints: [{ host: 'example.com', subdomains: true }], localMode: false }) });
+    const permissive = new CredentialService(ctx.ring, credentialUsage, { outbound: new OutboundGuard({ allowedEndpoints: [{ host: 'example.com', subdomains: true }], localMode: false }) });
     const accountId = (await call('GET', '/v1/me')).json().account.id;
     const actor = { kind: 'system' as const, accountId, userId: null, keyId: null, role: 'admin' as const };
     const old = await permissive.create(ctx.orm.em.fork(), actor, { name: 'old-endpoint', provider: 'aws', region: 'us-east-1', endpoints: { api: 'https://ec2.example.com' }, secret: awsKeys() });
@@ -307,7 +308,7 @@ describe("the host's own AWS identity", () => {
   });
 
   it("fails the checks of a keyless role stored before, saying so", async () => {
-    const permissive = new CredentialService(ctx.ring, { awsHostIdentity: true });
+    const permissive = new CredentialService(ctx.ring, credentialUsage, { awsHostIdentity: true });
     const accountId = (await call('GET', '/v1/me')).json().account.id;
     const actor = { kind: 'system' as const, accountId, userId: null, keyId: null, role: 'admin' as const };
     const old = await permissive.create(ctx.orm.em.fork(), actor, { name: 'old-keyless', provider: 'aws', region: 'us-east-1', secret: { roleArn: ROLE } });

@@ -5,7 +5,7 @@ import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { initOrm, type Orm } from '../../src/db/orm.ts';
 import { buildApp } from '../../src/http/app.ts';
-import type { AppDeps } from '../../src/http/deps.ts';
+import type { AppDeps } from '../../src/deps.ts';
 import { bootstrapAccount } from '../../src/modules/accounts/bootstrap.ts';
 import { entities } from '../../src/modules/entities.ts';
 import { createRedis } from '../../src/queue/redis.ts';

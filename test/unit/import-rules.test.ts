@@ -12,22 +12,7 @@ const root = resolve(import.meta.dirname, '../..');
 
 /** Folder pairs that import each other today (issue 20 removes them); a new pair fails, a fixed one must go too. */
 const KNOWN_FOLDER_CYCLES = [
-  'src/config <-> src/shared',
-  'src/http <-> src/modules/accounts',
-  'src/http <-> src/modules/audit',
-  'src/http <-> src/modules/cost',
-  'src/http <-> src/modules/credentials',
-  'src/http <-> src/modules/dashboard',
-  'src/http <-> src/modules/health',
-  'src/http <-> src/modules/inventory',
-  'src/http <-> src/modules/provisioning',
-  'src/http <-> src/modules/queues',
-  'src/http <-> src/modules/schedules',
-  'src/http <-> src/modules/state',
-  'src/http/plugins <-> src/modules/dashboard',
-  'src/modules/credentials <-> src/modules/provisioning',
   'src/modules/provisioning <-> src/modules/state',
-  'src <-> workers',
 ];
 
 interface Cruise {
@@ -43,13 +28,16 @@ function cruise(): Cruise {
   return JSON.parse(run.stdout) as Cruise;
 }
 
+/** A file's folder; the entry points right under src/ are each a layer of their own (src/README.md), so a node. */
+const folderOf = (file: string): string => (dirname(file) === 'src' ? file : dirname(file));
+
 /** Pairs of folders (neither inside the other) that import each other through any of their files. */
 function folderCycles(result: Cruise): string[] {
   const edges = new Set<string>();
   for (const m of result.modules) {
     for (const d of m.dependencies) {
       if (!/^(src|workers|stacks)\//.test(d.resolved)) continue;
-      const [a, b] = [dirname(m.source), dirname(d.resolved)];
+      const [a, b] = [folderOf(m.source), folderOf(d.resolved)];
       if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)) continue;
       edges.add(`${a} -> ${b}`);
     }

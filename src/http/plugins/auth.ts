@@ -5,8 +5,9 @@ import { roleAtLeast } from '../../modules/accounts/roles.ts';
 import { DashboardSessions, SESSION_COOKIE } from '../../modules/dashboard/sessions.ts';
 import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/keys.ts';
 import { ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
+import { sameOrigin } from '../../shared/route-scope.ts';
 import { withTimeout } from '../../shared/timeout.ts';
-import type { AppDeps } from '../deps.ts';
+import type { AppDeps } from '../../deps.ts';
 
 /**
  * Authentication, rate limiting and role checks, in onRequest: before the body is read, so a bad key answers 401 even
@@ -96,20 +97,6 @@ export function sessionToken(request: FastifyRequest): string | undefined {
   return header ? fastifyCookie.parse(header)[SESSION_COOKIE] : undefined;
 }
 
-/**
- * CSRF fence beside SameSite=Strict: a state-changing request made with a session cookie must come from a page of
- * this host, as its Origin header says (browsers send one with every POST, PUT, PATCH and DELETE).
- */
-export function sameOrigin(request: FastifyRequest): boolean {
-  const origin = request.headers.origin;
-  if (!origin || !request.headers.host) return false;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    return false; // "null" and other opaque origins
-  }
-}
-
 /** `Bearer <key>`, or HTTP Basic with the key as password (what terraform's http backend sends). */
 export function bearerOrBasic(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;
@@ -143,16 +130,6 @@ async function meterKey(deps: AppDeps, keyId: string) {
     gate,
     retryAfterSeconds: Math.max(1, Math.ceil((windowStart + windowMs - now) / 1000)),
   };
-}
-
-/**
- * Marks every route registered in this scope as not guarded by API keys: for plugins whose routes are public (the
- * OpenAPI UI) or guard themselves (the dashboard's cookie sessions). Call first thing in the scope.
- */
-export function publicScope(scope: FastifyInstance): void {
-  scope.addHook('onRoute', (route) => {
-    route.config = { ...route.config, public: true };
-  });
 }
 
 /** For a request no route matched: whether its path, decoded and without an absolute-form origin, is under /v1. */

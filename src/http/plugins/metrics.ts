@@ -8,7 +8,7 @@ import { credentialFreshness } from '../../modules/inventory/freshness.ts';
 import { queueCounts } from '../../queue/counts.ts';
 import { AppError, ForbiddenError } from '../../shared/errors.ts';
 import { httpRequestDuration, registry, setMetricsSource } from '../../shared/metrics.ts';
-import type { AppDeps } from '../deps.ts';
+import type { AppDeps } from '../../deps.ts';
 import { bearerOrBasic, sessionToken } from './auth.ts';
 import { sendError } from './errors.ts';
 

@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
-import { publicScope } from './auth.ts';
+import { publicScope } from '../../shared/route-scope.ts';
 
 type Operation = { requestBody?: { required?: boolean; content?: Record<string, { schema?: { required?: string[] } }> } };
 

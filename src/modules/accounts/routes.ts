@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorBody, errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import { errorBody, errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { apiKeyView, createOwnApiKey, issueApiKeyFor, listApiKeys, revokeApiKey } from './api-keys.ts';
 import { Account, ROLE_NAMES, User } from './entities.ts';
 import { createUser, deleteUser, listUsers, updateUser, userView } from './users.ts';

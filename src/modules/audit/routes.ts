@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorResponses, page, pageQuery } from '../../http/schemas.ts';
+import { errorResponses, page, pageQuery } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
 import type { AuditLog } from './entity.ts';
 import { listAuditEvents } from './service.ts';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import type { CostService } from './collect.ts';
+import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import { iso } from '../../shared/time.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
@@ -56,7 +56,7 @@ function queryRange(from: string | undefined, to: string | undefined, defaults: 
   return range;
 }
 
-export function costRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function costRoutes(deps: { cost: CostService }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('', {
       config: { minRole: 'viewer' },

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import type { Em } from '../../db/orm.ts';
+import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { ForbiddenError } from '../../shared/errors.ts';
 import { PROVIDERS } from './entity.ts';
 import { withTimeout } from '../../shared/timeout.ts';
-import { credentialView } from './service.ts';
+import { credentialView, type CredentialService } from './service.ts';
 
 const provider = z.enum(PROVIDERS);
 const region = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a region name such as us-east-1, westeurope or europe-west1');
@@ -41,7 +41,24 @@ const includeDeleted = z.literal('deleted').optional().describe('deleted: delete
 
 const tags = ['credentials'];
 
-export function credentialRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+type CredentialRef = { id: string; accountId: string };
+
+/** What the credential routes use: their service, and what other modules start for a new or removed credential. */
+export interface CredentialRouteDeps {
+  credentials: CredentialService;
+  health: { enqueue(credential: CredentialRef): Promise<unknown> };
+  cost: {
+    windowFor(trigger: 'backfill'): { from: string; to: string };
+    start(em: Em, credential: CredentialRef, trigger: 'backfill', range: { from: string; to: string }, userId: string | null): Promise<unknown>;
+  };
+  schedules: {
+    get(em: Em, accountId: string): Promise<unknown>;
+    upsertFor(credential: CredentialRef, schedule: unknown): Promise<void>;
+    removeFor(credentialId: string): Promise<void>;
+  };
+}
+
+export function credentialRoutes(deps: CredentialRouteDeps): FastifyPluginAsyncZod {
   const service = deps.credentials;
   return async (app) => {
     app.post('', {

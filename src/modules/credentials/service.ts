@@ -11,7 +11,6 @@ import type { KeyRing } from '../../shared/vault.ts';
 import { OutboundGuard } from '../../shared/outbound.ts';
 import { assertQuota, lockAccountQuotas } from '../accounts/quotas.ts';
 import { recordAudit } from '../audit/service.ts';
-import { Resource, UNMANAGED_STATUSES } from '../provisioning/entities.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
 import { purgeHistory, type PurgedHistory } from './purge.ts';
 import { isKeylessRole } from '../../clouds/aws/descriptor.ts';
@@ -104,14 +103,25 @@ export interface CredentialPolicy {
   maxCredentials?: number;
 }
 
+/**
+ * What uses a credential, asked (inside the deleting transaction, after its row lock) before it is deleted. The
+ * provisioning module implements it (`credentialUsage`), so this module does not import the one that depends on it.
+ */
+export interface CredentialUsage {
+  /** The resources the credential still manages (neither destroyed nor forgotten). */
+  liveResources(tx: Em, credentialId: string): Promise<number>;
+}
+
 export class CredentialService {
   private readonly ring: KeyRing;
+  private readonly usage: CredentialUsage;
   private readonly outbound: OutboundGuard;
   private readonly secretPolicy: SecretPolicy;
   private readonly maxCredentials: number;
 
-  constructor(ring: KeyRing, policy: CredentialPolicy = {}) {
+  constructor(ring: KeyRing, usage: CredentialUsage, policy: CredentialPolicy = {}) {
     this.ring = ring;
+    this.usage = usage;
     this.maxCredentials = policy.maxCredentials ?? Infinity;
     this.outbound = policy.outbound ?? new OutboundGuard({ allowedEndpoints: [], localMode: false });
     this.secretPolicy = { awsHostIdentity: policy.awsHostIdentity ?? false, endpointProblem: (url) => this.outbound.problem(url) };
@@ -212,7 +222,7 @@ export class CredentialService {
     const credential = isUuid(id) ? await tx.findOne(Credential, { id, accountId: actor.accountId }, { ...WITH_DELETED, lockMode: LockMode.PESSIMISTIC_WRITE }) : null;
     if (!credential) throw new NotFoundError('Credential', id);
     if (credential.deletedAt) return credential;
-    const live = await tx.count(Resource, { credentialId: id, status: { $nin: [...UNMANAGED_STATUSES] } });
+    const live = await this.usage.liveResources(tx, id);
     if (live > 0) {
       throw new ConflictError(`Credential ${credential.name} still manages ${live} live resource(s); destroy them, or forget them (admin: DELETE /v1/resources/:id?forget=true), first`);
     }

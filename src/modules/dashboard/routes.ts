@@ -3,8 +3,9 @@ import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../../db/connection-errors.ts';
-import type { AppDeps } from '../../http/deps.ts';
-import { publicScope, sameOrigin } from '../../http/plugins/auth.ts';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/index.ts';
+import { publicScope, sameOrigin } from '../../shared/route-scope.ts';
 import { accountJobs, accountOf, type JobState, type Listing } from '../../queue/account-jobs.ts';
 import { QUEUE_NAMES, type QueueName, type Queues } from '../../queue/catalog.ts';
 import type { Actor } from '../../shared/actor.ts';
@@ -66,7 +67,14 @@ const ACCOUNT_ROUTES: Record<string, 'read' | 'job' | 'bulk' | 'scheduler'> = {
  * and an account's session that account's jobs only (admins may retry, remove and promote them; operators and viewers
  * read). The /v1 bearer plugin does not cover these routes; the onRequest hook below does.
  */
-export function dashboardRoutes(deps: AppDeps) {
+/** What the dashboard uses of the process. */
+export interface DashboardDeps {
+  config: Config;
+  queues: Queues;
+  redis: Redis;
+}
+
+export function dashboardRoutes(deps: DashboardDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     const sessions = new DashboardSessions(deps.config.dashboard.sessionTtlMs);
     const boards = createBoards(deps.queues);
@@ -177,7 +185,7 @@ export function dashboardRoutes(deps: AppDeps) {
 type BoardResult = { status?: number; body?: unknown };
 
 /** bull-board's API: an installation key's session over every job, an account's over its own (ACCOUNT_ROUTES). */
-function registerBoardApi(app: FastifyInstance, deps: AppDeps, boards: Boards): void {
+function registerBoardApi(app: FastifyInstance, deps: DashboardDeps, boards: Boards): void {
   for (const { method, route } of boards.routes) {
     app.route({
       method,
@@ -285,7 +293,7 @@ async function actOnOwnJobs(queues: Queues, queueName: QueueName, route: string,
 
 const queueNamed = (name: string | undefined): QueueName | undefined => (QUEUE_NAMES as readonly string[]).includes(name ?? '') ? (name as QueueName) : undefined;
 
-const redisDown = (deps: AppDeps) => (err: unknown): never => {
+const redisDown = (deps: DashboardDeps) => (err: unknown): never => {
   if (deps.redis.status !== 'ready' || (err instanceof Error && err.message.includes('did not answer'))) {
     throw new DependencyError('redis', 'Redis is unavailable; try again shortly', err);
   }

@@ -1,4 +1,5 @@
-import type { AppDeps } from '../../http/deps.ts';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/index.ts';
 import { withTimeout } from '../../shared/timeout.ts';
 
 /** Sign-in attempts one IP address may make per minute (successful ones count too). */
@@ -9,7 +10,7 @@ export const SIGN_IN_ATTEMPTS_PER_MINUTE = 10;
  * (src/http/plugins/auth.ts): one INCR and one PEXPIRE in a single round trip. Rejects when Redis does not answer;
  * the caller lets the attempt through then (a key is 214 random bits: the limit is hygiene, not the defence).
  */
-export async function signInAttempt(deps: Pick<AppDeps, 'redis' | 'config'>, ip: string) {
+export async function signInAttempt(deps: { redis: Redis; config: Config }, ip: string) {
   const windowMs = 60_000;
   const now = Date.now();
   const windowStart = now - (now % windowMs);

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Em } from '../../db/orm.ts';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, page, pageQuery } from '../../http/schemas.ts';
+import type { HealthService } from './service.ts';
+import { errorResponses, page, pageQuery } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
 import { sql } from 'kysely';
 import { Credential } from '../credentials/entity.ts';
@@ -45,7 +45,7 @@ async function billingAccess(em: Em, accountId: string): Promise<Map<string, z.i
   return new Map(rows.map((r) => [r.credential_id, { status: r.status === 'succeeded' ? 'ok' : 'error', error: r.error, checkedAt: iso(r.finished_at) }]));
 }
 
-export function healthRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function healthRoutes(deps: { health: HealthService }): FastifyPluginAsyncZod {
   const tags = ['health'];
   // The checks were already chosen (deleted credentials' only when asked for): name each one's provider.
   const providers = async (em: Em, ids: string[]) =>

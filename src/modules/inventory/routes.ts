@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import type { SyncService } from './sync.ts';
+import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
 import type { SyncRun } from './entities.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
@@ -108,7 +108,7 @@ const runView = (r: SyncRun) => ({
   durationMs: r.finishedAt ? r.finishedAt.getTime() - r.startedAt.getTime() : null,
 });
 
-export function syncRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function syncRoutes(deps: { sync: SyncService }): FastifyPluginAsyncZod {
   return async (app) => {
     app.post('/sync', {
       config: { minRole: 'operator' },

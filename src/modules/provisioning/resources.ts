@@ -1,7 +1,8 @@
 import type { Em } from '../../db/orm.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
-import { Resource } from './entities.ts';
+import type { CredentialUsage } from '../credentials/service.ts';
+import { Resource, UNMANAGED_STATUSES } from './entities.ts';
 
 /** A resource of the caller's account; anything else (another account's, malformed, unknown) is 404. */
 export async function resourceOf(em: Em, accountId: string, id: string): Promise<Resource> {
@@ -9,3 +10,8 @@ export async function resourceOf(em: Em, accountId: string, id: string): Promise
   if (!resource) throw new NotFoundError('Resource', id);
   return resource;
 }
+
+/** What the credentials module asks before deleting a credential: the resources it still manages. */
+export const credentialUsage: CredentialUsage = {
+  liveResources: (tx, credentialId) => tx.count(Resource, { credentialId, status: { $nin: [...UNMANAGED_STATUSES] } }),
+};

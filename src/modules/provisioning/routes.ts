@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../http/schemas.ts';
+import type { ProvisioningService } from './service.ts';
+import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { PROVIDERS } from '../credentials/entity.ts';
 import { OPERATION_KINDS, OPERATION_STATUSES, OPERATION_STEPS, RESOURCE_STATUSES, RESOURCE_TYPES } from './entities.ts';
 import { ForbiddenError, ValidationError } from '../../shared/errors.ts';
@@ -46,7 +46,7 @@ const mutation = z.object({ resource: resourceSchema, operation: operationSchema
 const region = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a region name such as us-east-1');
 const spec = z.record(z.string(), z.unknown()).describe('Per provider and type; see the README. A vm may name networkResourceId');
 
-export function resourceRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function resourceRoutes(deps: { provisioning: ProvisioningService }): FastifyPluginAsyncZod {
   const service = deps.provisioning;
   return async (app) => {
     const tags = ['resources'];
@@ -143,7 +143,7 @@ export function resourceRoutes(deps: AppDeps): FastifyPluginAsyncZod {
   };
 }
 
-export function operationRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function operationRoutes(deps: { provisioning: ProvisioningService }): FastifyPluginAsyncZod {
   const service = deps.provisioning;
   return async (app) => {
     const tags = ['operations'];

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorBody, errorResponses } from '../../http/schemas.ts';
+import type { Queues } from '../../queue/catalog.ts';
+import { errorBody, errorResponses } from '../../shared/route-schemas.ts';
 import { accountJobs } from '../../queue/account-jobs.ts';
 
 /** How long GET /v1/queues waits for Redis before answering 503. */
@@ -23,7 +23,7 @@ const queueView = z.object({
  * jobs are neither counted nor shown: src/queue/account-jobs.ts, which also says how and how fresh), and whether the
  * queue is paused. Read from Redis, so 503 when it does not answer within 2 s.
  */
-export function queueRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function queueRoutes(deps: { queues: Queues }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('', {
       config: { minRole: 'viewer' },

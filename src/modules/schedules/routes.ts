@@ -1,14 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses } from '../../http/schemas.ts';
+import type { ScheduleService } from './service.ts';
+import { errorResponses } from '../../shared/route-schemas.ts';
 
 const minutes = z.number().int().min(1).max(10_080);
 // Five cron fields (minute hour day-of-month month day-of-week), digits and * , - / only.
 const cron = z.string().regex(/^(\S+\s+){4}\S+$/, 'must be a five-field cron expression').regex(/^[\d*,\-/\s]+$/, 'may hold digits and * , - / only');
 const schedule = z.object({ inventoryMinutes: minutes, healthMinutes: minutes, costCron: z.string() });
 
-export function scheduleRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function scheduleRoutes(deps: { schedules: ScheduleService }): FastifyPluginAsyncZod {
   return async (app) => {
     app.get('', {
       config: { minRole: 'viewer' },

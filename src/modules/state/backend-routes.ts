@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses } from '../../http/schemas.ts';
+import type { Config } from '../../config/index.ts';
+import type { StateStore } from './versions.ts';
+import { errorResponses } from '../../shared/route-schemas.ts';
 import { ConflictError, ValidationError } from '../../shared/errors.ts';
 import { resourceOf } from '../provisioning/resources.ts';
 import { acquireLock, forceUnlock, releaseLock } from './locks.ts';
@@ -41,7 +42,7 @@ async function writableResourceOf(...args: Parameters<typeof resourceOf>) {
  * Bodies are taken raw (state JSON up to SKYLOFT_STATE_MAX_BYTES) so the stored bytes are exactly what terraform
  * sent. Basic auth with an API key as password is accepted by the auth plugin.
  */
-export function stateBackendRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function stateBackendRoutes(deps: { state: StateStore; config: Config }): FastifyPluginAsyncZod {
   const { state, config } = deps;
   return async (app) => {
     app.removeAllContentTypeParsers();

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppDeps } from '../../http/deps.ts';
-import { errorResponses, idParam } from '../../http/schemas.ts';
+import type { StateStore } from './versions.ts';
+import { errorResponses, idParam } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
 import { resourceOf } from '../provisioning/resources.ts';
 import { forceUnlock } from './locks.ts';
@@ -18,7 +18,7 @@ const versionSchema = z.object({
 });
 
 /** A resource's state history, one decrypted version, and force-unlock. */
-export function stateRoutes(deps: AppDeps): FastifyPluginAsyncZod {
+export function stateRoutes(deps: { state: StateStore }): FastifyPluginAsyncZod {
   const { state } = deps;
   return async (app) => {
     app.get('/:id/states', {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DEFAULT_LIMIT, MAX_LIMIT } from '../shared/pagination.ts';
+import { DEFAULT_LIMIT, MAX_LIMIT } from './pagination.ts';
 
 /** Shared pieces of route schemas. */
 export const errorBody = z.object({

@@ -1,7 +1,7 @@
 import type { ApiBudget } from '../src/clouds/budget.ts';
 import type { CloudDeps } from '../src/clouds/index.ts';
 import { StoredSandboxLedger } from '../src/modules/state/sandbox-ledger.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 
 /** What every cloud adapter a worker opens is given: the shared API budget, the outbound guard, the sandbox's ledger. */
 export function cloudDeps(rt: Runtime, budget: ApiBudget): CloudDeps {

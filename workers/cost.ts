@@ -6,7 +6,7 @@ import type { CostService } from '../src/modules/cost/collect.ts';
 import { Credential } from '../src/modules/credentials/entity.ts';
 import { usableCredential } from '../src/modules/credentials/service.ts';
 import { catalog } from '../src/queue/catalog.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 import type { JobHandler } from './job-runner.ts';
 
 /** How long a collection waits before trying again while another one of the same credential runs. */

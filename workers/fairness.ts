@@ -1,7 +1,7 @@
 import { DelayedError, type Job, type Queue } from 'bullmq';
 import { AccountSlots } from '../src/queue/fairness.ts';
 import { accountCap, accountOf, type QueueName } from '../src/queue/catalog.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 import type { JobProcessor } from './job-runner.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 
 /**
  * At the start of the worker and the scheduler roles: a new health check of every credential whose last one failed,

@@ -4,7 +4,7 @@ import { terraformEngine } from '../src/clouds/terraform/index.ts';
 import { giveBackAttempt, recordOperationFailure } from '../src/modules/provisioning/operations.ts';
 import { accountCap, catalog, QUEUE_NAMES, queueConcurrency, type JobName, type QueueName } from '../src/queue/catalog.ts';
 import { createRedis } from '../src/queue/redis.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 import { HealthProcessor, InventoryProcessor } from './inventory.ts';
 import { ApiBudget, DEFAULT_LIMITS } from '../src/clouds/budget.ts';
 import { provisioningHandler } from './provisioning.ts';

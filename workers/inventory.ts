@@ -7,7 +7,7 @@ import { usableCredential } from '../src/modules/credentials/service.ts';
 import { SyncRun } from '../src/modules/inventory/entities.ts';
 import type { SyncService } from '../src/modules/inventory/sync.ts';
 import { catalog } from '../src/queue/catalog.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 import { newId } from '../src/shared/ids.ts';
 import type { JobHandler } from './job-runner.ts';
 

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { catalog, type JobName } from '../src/queue/catalog.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 
 /**
  * The orphan check of the job runner (workers/job-runner.ts): a job belongs to the row its catalog entry names

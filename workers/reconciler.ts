@@ -2,7 +2,7 @@ import { strandedCostRuns } from '../src/modules/cost/stranded.ts';
 import { syncRunsWithoutPlan } from '../src/modules/inventory/stranded.ts';
 import { settleStalledOperation, strandedOperations, type OperationJob } from '../src/modules/provisioning/operations.ts';
 import { catalog, jobOptions } from '../src/queue/catalog.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 import { recheckFailedHealth } from './health-recheck.ts';
 import { Background } from './background.ts';
 

@@ -1,6 +1,6 @@
 import { CostRun } from '../src/modules/cost/entities.ts';
 import type { Resource } from '../src/modules/provisioning/entities.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 
 /**
  * The sandbox's inventory and cost follow its operations at once (issue 19, item 17): only Skyloft changes the

@@ -1,5 +1,5 @@
 import { pruneHistory } from '../src/modules/retention/service.ts';
-import type { Runtime } from '../src/runtime.ts';
+import type { Runtime } from '../src/deps.ts';
 import { recheckFailedHealth } from './health-recheck.ts';
 import { Background } from './background.ts';
 

@@ -5,8 +5,8 @@ const { loadConfig, ConfigError } = await import('./config/index.ts');
 const { createLogger } = await import('./shared/logger.ts');
 const { logFormat } = await import('./shared/log-format.ts');
 const { openRuntime } = await import('./runtime.ts');
-const { bootstrapAccount } = await import('./modules/accounts/bootstrap.ts');
-const installationKeys = await import('./modules/installation/keys.ts');
+const { bootstrapAccount } = await import('./modules/accounts/index.ts');
+const installationKeys = await import('./modules/installation/index.ts');
 
 const USAGE = `Usage: npm run cli -- <command> [--json]
   bootstrap --email <e> [--account-name <n>]   create an account, its first admin and an API key

@@ -5,14 +5,14 @@ import type { Actor } from './shared/actor.ts';
 import type { Logger } from './shared/logger.ts';
 import type { KeyRing } from './shared/vault.ts';
 import type { OutboundGuard } from './shared/outbound.ts';
-import type { CredentialService } from './modules/credentials/service.ts';
-import type { StateStore } from './modules/state/versions.ts';
-import type { ProvisioningService } from './modules/provisioning/service.ts';
+import type { CredentialService } from './modules/credentials/index.ts';
+import type { StateStore } from './modules/state/index.ts';
+import type { ProvisioningService } from './modules/provisioning/index.ts';
 import type { Queues } from './queue/catalog.ts';
-import type { SyncService } from './modules/inventory/sync.ts';
-import type { HealthService } from './modules/health/service.ts';
-import type { ScheduleService } from './modules/schedules/service.ts';
-import type { CostService } from './modules/cost/collect.ts';
+import type { SyncService } from './modules/inventory/index.ts';
+import type { HealthService } from './modules/health/index.ts';
+import type { ScheduleService } from './modules/schedules/index.ts';
+import type { CostService } from './modules/cost/index.ts';
 
 // What a process is made of, typed here, between the modules and their callers (src/http, workers), so neither
 // reaches up to src/runtime.ts, which builds it.

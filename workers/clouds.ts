@@ -1,6 +1,6 @@
 import type { ApiBudget } from '../src/clouds/budget.ts';
 import type { CloudDeps } from '../src/clouds/index.ts';
-import { StoredSandboxLedger } from '../src/modules/state/sandbox-ledger.ts';
+import { StoredSandboxLedger } from '../src/modules/provisioning/index.ts';
 import type { Runtime } from '../src/deps.ts';
 
 /** What every cloud adapter a worker opens is given: the shared API budget, the outbound guard, the sandbox's ledger. */

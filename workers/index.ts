@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { Worker } from 'bullmq';
 import { terraformEngine } from '../src/clouds/terraform/index.ts';
-import { giveBackAttempt, recordOperationFailure } from '../src/modules/provisioning/operations.ts';
+import { giveBackAttempt, recordOperationFailure } from '../src/modules/provisioning/index.ts';
 import { accountCap, catalog, QUEUE_NAMES, queueConcurrency, type JobName, type QueueName } from '../src/queue/catalog.ts';
 import { createRedis } from '../src/queue/redis.ts';
 import type { Runtime } from '../src/deps.ts';

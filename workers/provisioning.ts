@@ -1,6 +1,5 @@
 import type { InfrastructureEngine } from '../src/clouds/engine.ts';
-import { recordOperationFailure } from '../src/modules/provisioning/operations.ts';
-import { runOperation, type OperationDeps, type StateBackend } from '../src/modules/provisioning/run-operation.ts';
+import { type OperationDeps, type StateBackend, recordOperationFailure, runOperation } from '../src/modules/provisioning/index.ts';
 import { catalog } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/deps.ts';
 import type { JobHandler } from './job-runner.ts';

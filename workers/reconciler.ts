@@ -1,6 +1,6 @@
-import { strandedCostRuns } from '../src/modules/cost/stranded.ts';
-import { syncRunsWithoutPlan } from '../src/modules/inventory/stranded.ts';
-import { settleStalledOperation, strandedOperations, type OperationJob } from '../src/modules/provisioning/operations.ts';
+import { strandedCostRuns } from '../src/modules/cost/index.ts';
+import { syncRunsWithoutPlan } from '../src/modules/inventory/index.ts';
+import { settleStalledOperation, strandedOperations, type OperationJob } from '../src/modules/provisioning/index.ts';
 import { catalog, jobOptions } from '../src/queue/catalog.ts';
 import type { Runtime } from '../src/deps.ts';
 import { recheckFailedHealth } from './health-recheck.ts';

@@ -1,5 +1,5 @@
-import { CostRun } from '../src/modules/cost/entities.ts';
-import type { Resource } from '../src/modules/provisioning/entities.ts';
+import { CostRun } from '../src/modules/cost/index.ts';
+import type { Resource } from '../src/modules/provisioning/index.ts';
 import type { Runtime } from '../src/deps.ts';
 
 /**

@@ -1,4 +1,4 @@
-import { pruneHistory } from '../src/modules/retention/service.ts';
+import { pruneHistory } from '../src/modules/retention/index.ts';
 import type { Runtime } from '../src/deps.ts';
 import { recheckFailedHealth } from './health-recheck.ts';
 import { Background } from './background.ts';

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Orm } from '../src/db/orm.ts';
-import { StateLockedError, StaleLockError } from '../src/modules/state/locks.ts';
-import type { StateStore } from '../src/modules/state/versions.ts';
+import { StaleLockError, StateLockedError, type StateStore } from '../src/modules/state/index.ts';
 import { AppError } from '../src/shared/errors.ts';
 
 interface Grant {

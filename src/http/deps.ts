@@ -1,6 +1,6 @@
 import type { Em } from '../db/orm.ts';
 import type { Actor } from '../shared/actor.ts';
-import type { RoleName } from '../modules/accounts/entities.ts';
+import type { RoleName } from '../modules/accounts/index.ts';
 
 // The request fields and route options src/http adds to Fastify's types.
 declare module 'fastify' {

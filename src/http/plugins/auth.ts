@@ -1,9 +1,8 @@
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
-import { authenticate, recordKeyUse, type Principal } from '../../modules/accounts/authenticate.ts';
-import { roleAtLeast } from '../../modules/accounts/roles.ts';
-import { DashboardSessions, SESSION_COOKIE } from '../../modules/dashboard/sessions.ts';
-import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/keys.ts';
+import { type Principal, authenticate, recordKeyUse, roleAtLeast } from '../../modules/accounts/index.ts';
+import { DashboardSessions, SESSION_COOKIE } from '../../modules/dashboard/index.ts';
+import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/index.ts';
 import { ForbiddenError, RateLimitedError } from '../../shared/errors.ts';
 import { sameOrigin } from '../../shared/route-scope.ts';
 import { withTimeout } from '../../shared/timeout.ts';

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { isConnectionError } from '../../db/connection-errors.ts';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { StateLockedError } from '../../modules/state/locks.ts';
+import { StateLockedError } from '../../modules/state/index.ts';
 import { AppError, RateLimitedError } from '../../shared/errors.ts';
 
 /**

@@ -1,10 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { authenticate } from '../../modules/accounts/authenticate.ts';
-import { DashboardSessions } from '../../modules/dashboard/sessions.ts';
-import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/keys.ts';
-import { credentialFreshness } from '../../modules/inventory/freshness.ts';
+import { authenticate } from '../../modules/accounts/index.ts';
+import { DashboardSessions } from '../../modules/dashboard/index.ts';
+import { authenticateInstallationKey, claimsInstallationKey } from '../../modules/installation/index.ts';
+import { credentialFreshness } from '../../modules/inventory/index.ts';
 import { queueCounts } from '../../queue/counts.ts';
 import { AppError, ForbiddenError } from '../../shared/errors.ts';
 import { httpRequestDuration, registry, setMetricsSource } from '../../shared/metrics.ts';

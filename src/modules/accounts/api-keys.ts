@@ -5,7 +5,7 @@ import { ConflictError, ForbiddenError, NotFoundError, UnprocessableError, Valid
 import { isUuid, newId } from '../../shared/ids.ts';
 import { iso } from '../../shared/time.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
-import { recordAudit } from '../audit/service.ts';
+import { recordAudit } from '../audit/index.ts';
 import { ApiKey, User, type RoleName } from './entities.ts';
 import { displayPrefix, generateApiKey, hashApiKey } from './keys.ts';
 import { roleAtLeast } from './roles.ts';

@@ -1,7 +1,7 @@
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { newAccountId, newId } from '../../shared/ids.ts';
-import { recordAudit } from '../audit/service.ts';
+import { recordAudit } from '../audit/index.ts';
 import { issueApiKey } from './api-keys.ts';
 import { Account, User } from './entities.ts';
 import { userView } from './users.ts';

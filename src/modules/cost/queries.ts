@@ -2,7 +2,7 @@ import { sql, type RawBuilder } from 'kysely';
 import type { Em } from '../../db/orm.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
-import { Resource } from '../provisioning/entities.ts';
+import { Resource } from '../provisioning/index.ts';
 import { addDays, monthStart, today } from './days.ts';
 
 export const GROUP_BY = ['provider', 'service', 'resource', 'day'] as const;

@@ -4,7 +4,7 @@ import type { CostService } from './collect.ts';
 import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { ValidationError } from '../../shared/errors.ts';
 import { iso } from '../../shared/time.ts';
-import { PROVIDERS } from '../credentials/entity.ts';
+import { PROVIDERS } from '../credentials/index.ts';
 import type { CostRun } from './entities.ts';
 import { addDays, daysBetween, monthStart, today } from './days.ts';
 import { MAX_RANGE_DAYS } from './collect.ts';

@@ -1,6 +1,6 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { timestamps } from '../../db/columns.ts';
-import { ROLE_NAMES } from '../accounts/entities.ts';
+import { ROLE_NAMES } from '../accounts/index.ts';
 
 /**
  * A signed-in browser (the queue dashboard, and /v1 through its cookie). The cookie holds a random token; only its

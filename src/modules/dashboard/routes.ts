@@ -11,7 +11,7 @@ import { QUEUE_NAMES, type QueueName, type Queues } from '../../queue/catalog.ts
 import type { Actor } from '../../shared/actor.ts';
 import { DependencyError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from '../../shared/errors.ts';
 import { withTimeout } from '../../shared/timeout.ts';
-import { recordAudit, recordInstallationAudit, type AuditEntry } from '../audit/service.ts';
+import { recordAudit, recordInstallationAudit, type AuditEntry } from '../audit/index.ts';
 import { BOARD_PATH, SIGN_IN_PATH, SIGN_IN_PATHS, SIGN_OUT_PATH, SIGN_OUT_PATHS, createBoards, type Boards } from './board.ts';
 import { signInPage, signOutPage } from './pages.ts';
 import { DashboardSessions, SESSION_COOKIE, type DashboardPrincipal } from './sessions.ts';

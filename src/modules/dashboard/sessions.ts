@@ -2,11 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { newId } from '../../shared/ids.ts';
-import { authenticate, principalOfKey, type Principal } from '../accounts/authenticate.ts';
-import type { RoleName } from '../accounts/entities.ts';
-import { lowerRole } from '../accounts/roles.ts';
-import { recordAudit, recordInstallationAudit } from '../audit/service.ts';
-import { authenticateInstallationKey, claimsInstallationKey, installationKeyIsLive } from '../installation/keys.ts';
+import { type Principal, type RoleName, authenticate, lowerRole, principalOfKey } from '../accounts/index.ts';
+import { recordAudit, recordInstallationAudit } from '../audit/index.ts';
+import { authenticateInstallationKey, claimsInstallationKey, installationKeyIsLive } from '../installation/index.ts';
 import { DashboardSession } from './entity.ts';
 
 /** What a request carries once its session cookie is checked: an account's user, or an installation key. */

@@ -5,8 +5,7 @@ import type { HealthService } from './service.ts';
 import { errorResponses, page, pageQuery } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
 import { sql } from 'kysely';
-import { Credential } from '../credentials/entity.ts';
-import { WITH_DELETED } from '../credentials/service.ts';
+import { Credential, WITH_DELETED } from '../credentials/index.ts';
 import { HEALTH_STATUSES, type HealthCheck } from './entity.ts';
 
 const checkSchema = z.object({

@@ -7,8 +7,7 @@ import { newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { enqueueOrLeave } from '../../queue/enqueue.ts';
-import type { Credential } from '../credentials/entity.ts';
-import { credentialOf, credentialsInScope } from '../credentials/service.ts';
+import { type Credential, credentialOf, credentialsInScope } from '../credentials/index.ts';
 import { HealthCheck } from './entity.ts';
 
 /** Checks kept per credential; older ones are pruned as new ones arrive. */

@@ -2,8 +2,8 @@ import type { Em } from '../../db/orm.ts';
 import { NotFoundError, UnauthorizedError } from '../../shared/errors.ts';
 import { isUuid, newId } from '../../shared/ids.ts';
 import { iso } from '../../shared/time.ts';
-import { generateKey, hashApiKey } from '../accounts/keys.ts';
-import { recordInstallationAudit, type InstallationActor } from '../audit/service.ts';
+import { generateKey, hashApiKey } from '../accounts/index.ts';
+import { recordInstallationAudit, type InstallationActor } from '../audit/index.ts';
 import { InstallationKey } from './entity.ts';
 
 /**

@@ -4,8 +4,8 @@ import type { SyncService } from './sync.ts';
 import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
 import type { SyncRun } from './entities.ts';
-import { PROVIDERS } from '../credentials/entity.ts';
-import { RESOURCE_TYPES } from '../provisioning/entities.ts';
+import { PROVIDERS } from '../credentials/index.ts';
+import { RESOURCE_TYPES } from '../provisioning/index.ts';
 import { freshness, inventoryCounts, listInventory } from './queries.ts';
 import { INVENTORY_STATES } from './state.ts';
 

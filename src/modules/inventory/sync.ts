@@ -8,8 +8,7 @@ import { isUuid, newId } from '../../shared/ids.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { keysetPage, type Page, type PageRequest } from '../../shared/pagination.ts';
 import { enqueueOrLeave } from '../../queue/enqueue.ts';
-import { Credential } from '../credentials/entity.ts';
-import { credentialsInScope, historyOf } from '../credentials/service.ts';
+import { Credential, credentialsInScope, historyOf } from '../credentials/index.ts';
 import { SyncRun, SyncScope } from './entities.ts';
 import { tombstoneUnseen, upsertPage, type ScopeRun } from './store.ts';
 

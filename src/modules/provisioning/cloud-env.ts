@@ -2,8 +2,7 @@ import type { TerraformCloudEnv } from '../../clouds/descriptor.ts';
 import { providerOf } from '../../clouds/registry.ts';
 import { UnprocessableError } from '../../shared/errors.ts';
 import type { OutboundGuard } from '../../shared/outbound.ts';
-import type { Credential } from '../credentials/entity.ts';
-import type { CredentialSecret } from '../credentials/secrets.ts';
+import type { Credential, CredentialSecret } from '../credentials/index.ts';
 
 /**
  * How a credential reaches terraform: environment variables only (never the synthesized config), plus the stack

@@ -1,7 +1,7 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { authorship, timestamps } from '../../db/columns.ts';
 import { kindIds } from '../../clouds/registry.ts';
-import { PROVIDERS } from '../credentials/entity.ts';
+import { PROVIDERS } from '../credentials/index.ts';
 
 /** The kinds the registered providers provision (src/clouds/registry.ts): the API's enum. */
 export const RESOURCE_TYPES = kindIds();

@@ -1,7 +1,7 @@
 import type { Em } from '../../db/orm.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
-import type { CredentialUsage } from '../credentials/service.ts';
+import type { CredentialUsage } from '../credentials/index.ts';
 import { Resource, UNMANAGED_STATUSES } from './entities.ts';
 
 /** A resource of the caller's account; anything else (another account's, malformed, unknown) is 404. */

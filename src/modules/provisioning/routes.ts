@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ProvisioningService } from './service.ts';
 import { errorResponses, idParam, nullableTime, page, pageQuery } from '../../shared/route-schemas.ts';
-import { PROVIDERS } from '../credentials/entity.ts';
+import { PROVIDERS } from '../credentials/index.ts';
 import { OPERATION_KINDS, OPERATION_STATUSES, OPERATION_STEPS, RESOURCE_STATUSES, RESOURCE_TYPES } from './entities.ts';
 import { ForbiddenError, ValidationError } from '../../shared/errors.ts';
 import { forgetResource } from './forget.ts';

@@ -4,8 +4,8 @@ import type { Queues } from '../../queue/catalog.ts';
 import { catalog } from '../../queue/catalog.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { QuotaExceededError, ValidationError } from '../../shared/errors.ts';
-import { recordAudit } from '../audit/service.ts';
-import { Credential } from '../credentials/entity.ts';
+import { recordAudit } from '../audit/index.ts';
+import { Credential } from '../credentials/index.ts';
 import { AccountSchedule, DEFAULT_SCHEDULE } from './entity.ts';
 
 export type Schedule = typeof DEFAULT_SCHEDULE;

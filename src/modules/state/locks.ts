@@ -1,7 +1,7 @@
 import type { Em } from '../../db/orm.ts';
 import type { Actor } from '../../shared/actor.ts';
 import { AppError } from '../../shared/errors.ts';
-import { recordAudit } from '../audit/service.ts';
+import { recordAudit } from '../audit/index.ts';
 import { StateLock, type LockHolder } from './entities.ts';
 
 /** 423 with the holder's lock JSON as the body: what terraform's http backend expects. */

@@ -7,7 +7,7 @@ import type { Actor } from '../../shared/actor.ts';
 import { ConflictError, NotFoundError, ValidationError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import type { KeyRing } from '../../shared/vault.ts';
-import { recordAudit } from '../audit/service.ts';
+import { recordAudit } from '../audit/index.ts';
 import { StateVersion, type LockHolder } from './entities.ts';
 import { assertMayWrite } from './locks.ts';
 import { assertStateProviders, terraformField } from './providers.ts';

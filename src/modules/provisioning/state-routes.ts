@@ -1,10 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { StateStore } from './versions.ts';
+import { type StateStore, forceUnlock } from '../state/index.ts';
 import { errorResponses, idParam } from '../../shared/route-schemas.ts';
 import { iso } from '../../shared/time.ts';
-import { resourceOf } from '../provisioning/resources.ts';
-import { forceUnlock } from './locks.ts';
+import { resourceOf } from './resources.ts';
 
 const tags = ['state'];
 const versionSchema = z.object({

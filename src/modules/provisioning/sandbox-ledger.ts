@@ -1,9 +1,9 @@
 import type { SandboxAccount, SandboxLedger, SandboxObject, SandboxResource } from '../../clouds/ports.ts';
 import { terraformDataObjects } from '../../clouds/sandbox/state.ts';
 import type { Em, Orm } from '../../db/orm.ts';
-import { Credential } from '../credentials/entity.ts';
-import { Resource } from '../provisioning/entities.ts';
-import type { StateStore } from './versions.ts';
+import { Credential } from '../credentials/index.ts';
+import { Resource } from './entities.ts';
+import type { StateStore } from '../state/index.ts';
 
 /** A resource destroyed longer ago than the longest cost range (13 months) bills no day a collection can ask for. */
 const BILLED_DAYS = 400;

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config/index.ts';
-import type { StateStore } from './versions.ts';
+import { type StateStore, acquireLock, forceUnlock, releaseLock } from '../state/index.ts';
 import { errorResponses } from '../../shared/route-schemas.ts';
 import { ConflictError, ValidationError } from '../../shared/errors.ts';
-import { resourceOf } from '../provisioning/resources.ts';
-import { acquireLock, forceUnlock, releaseLock } from './locks.ts';
+import { resourceOf } from './resources.ts';
 
 const params = z.strictObject({ resourceId: z.string().min(1).max(100) });
 const tags = ['terraform state backend'];

@@ -1,0 +1,3 @@
+// The queues module as other modules, the workers, src/http and the entry points use it (src/README.md).
+
+export { queueRoutes } from './routes.ts';

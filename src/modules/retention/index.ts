@@ -1,0 +1,3 @@
+// The retention module as other modules, the workers, src/http and the entry points use it (src/README.md).
+
+export { pruneHistory } from './service.ts';

@@ -12,3 +12,17 @@ export async function inBatches(em: Em, step: (tx: Em) => Promise<number>): Prom
     total += done;
   }
 }
+
+/**
+ * Runs one batched statement (its last parameter is the batch size) until it affects fewer rows than a batch, and
+ * answers the total: history is deleted in short statements, never one holding a million row locks.
+ */
+export async function repeatInBatches(em: Em, sql: string, params: unknown[], batch: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const res = (await em.getConnection().execute(sql, [...params, batch], 'run')) as unknown as { affectedRows: number };
+    total += res.affectedRows;
+    if (res.affectedRows < batch) return total;
+  }
+}
+

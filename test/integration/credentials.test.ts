@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Credential } from '../../src/modules/credentials/entity.ts';
 import { AuditLog } from '../../src/modules/audit/entity.ts';
 import { CredentialService } from '../../src/modules/credentials/service.ts';
-import { credentialUsage } from '../../src/modules/provisioning/resources.ts';
+import { credentialUsage } from '../../src/modules/retention/index.ts';
 import { bearer, createTestContext, type TestContext } from '../support/context.ts';
 
 const SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';

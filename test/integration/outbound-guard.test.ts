@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { Credential } from '../../src/modules/credentials/entity.ts';
 import { CredentialService } from '../../src/modules/credentials/service.ts';
-import { credentialUsage } from '../../src/modules/provisioning/resources.ts';
+import { credentialUsage } from '../../src/modules/retention/index.ts';
 import type { Runtime } from '../../src/runtime.ts';
 import { OutboundGuard, type ResolvedAddress } from '../../src/shared/outbound.ts';
 import { startWorkers } from '../../workers/index.ts';

@@ -3,4 +3,4 @@
 export { Credential, PROVIDERS, type Provider } from './entity.ts';
 export { credentialRoutes } from './routes.ts';
 export { type CredentialSecret } from './secrets.ts';
-export { CredentialService, WITH_DELETED, credentialOf, credentialsInScope, historyOf, usableCredential, type CredentialUsage } from './service.ts';
+export { CredentialService, WITH_DELETED, credentialOf, credentialsInScope, historyOf, usableCredential, type CredentialUsage, type PurgedHistory } from './service.ts';

@@ -12,7 +12,6 @@ import { OutboundGuard } from '../../shared/outbound.ts';
 import { assertQuota, lockAccountQuotas } from '../accounts/index.ts';
 import { recordAudit } from '../audit/index.ts';
 import { Credential, type CredentialEndpoints, type Provider } from './entity.ts';
-import { purgeHistory, type PurgedHistory } from './purge.ts';
 import { isKeylessRole } from '../../clouds/aws/descriptor.ts';
 import { parseSecret, type CredentialSecret, type SecretPolicy } from './secrets.ts';
 
@@ -103,13 +102,26 @@ export interface CredentialPolicy {
   maxCredentials?: number;
 }
 
+/** A deleted credential's history, removed by a purge: rows per table. */
+export interface PurgedHistory {
+  inventoryItems: number;
+  syncRuns: number;
+  costLines: number;
+  costDays: number;
+  costKeys: number;
+  costRuns: number;
+  healthChecks: number;
+}
+
 /**
- * What uses a credential, asked (inside the deleting transaction, after its row lock) before it is deleted. The
- * provisioning module implements it (`credentialUsage`), so this module does not import the one that depends on it.
+ * What other modules hold for a credential. The modules that use credentials implement it (`credentialUsage` of the
+ * retention module), so this module imports none of the modules that depend on it.
  */
 export interface CredentialUsage {
-  /** The resources the credential still manages (neither destroyed nor forgotten). */
+  /** The resources the credential still manages (neither destroyed nor forgotten), asked inside the deleting transaction. */
   liveResources(tx: Em, credentialId: string): Promise<number>;
+  /** Removes the credential's history, table by table in short batches. */
+  purgeHistory(em: Em, credential: { id: string; accountId: string }): Promise<PurgedHistory>;
 }
 
 export class CredentialService {
@@ -197,7 +209,8 @@ export class CredentialService {
 
   /**
    * Removes a credential and its whole history for good: deleted first (if it was not), the purge audited, then its
-   * history in short batches (src/modules/credentials/purge.ts), then the row itself. Answers what was removed.
+   * history in short batches (`purgeHistory` of its CredentialUsage: src/modules/retention/purge.ts), then the row
+   * itself. Answers what was removed.
    */
   async purge(em: Em, actor: Actor, id: string): Promise<PurgedHistory> {
     const credential = await em.transactional(async (tx) => {
@@ -207,7 +220,7 @@ export class CredentialService {
       recordAudit(tx, actor, { action: 'credential.purge', entityType: 'credential', entityId: id, before });
       return found;
     });
-    const purged = await purgeHistory(em, credential);
+    const purged = await this.usage.purgeHistory(em, credential);
     // Whatever a job still wrote meanwhile goes with the row (cascades, and the cost_data trigger): a few rows at most.
     await retryOnDeadlock(() => em.fork().transactional((tx) => tx.nativeDelete(Credential, { id: credential.id }, WITH_DELETED)));
     return purged;

@@ -2,6 +2,7 @@
 
 export { SyncRun, SyncScope } from './entities.ts';
 export { credentialFreshness } from './freshness.ts';
+export { purgeCredentialInventory, pruneInventory } from './history.ts';
 export { inventoryRoutes, syncRoutes } from './routes.ts';
 export { syncRunsWithoutPlan } from './stranded.ts';
 export { SyncService } from './sync.ts';

@@ -2,7 +2,7 @@
 
 export { IdempotencyKey, Operation, RESOURCE_TYPES, Resource } from './entities.ts';
 export { giveBackAttempt, recordOperationFailure, settleStalledOperation, strandedOperations, type OperationJob } from './operations.ts';
-export { credentialUsage, resourceOf } from './resources.ts';
+export { liveResourcesOf, resourceOf } from './resources.ts';
 export { operationRoutes, resourceRoutes } from './routes.ts';
 export { StoredSandboxLedger } from './sandbox-ledger.ts';
 export { stateBackendRoutes } from './state-backend-routes.ts';

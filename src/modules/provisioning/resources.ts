@@ -1,7 +1,6 @@
 import type { Em } from '../../db/orm.ts';
 import { NotFoundError } from '../../shared/errors.ts';
 import { isUuid } from '../../shared/ids.ts';
-import type { CredentialUsage } from '../credentials/index.ts';
 import { Resource, UNMANAGED_STATUSES } from './entities.ts';
 
 /** A resource of the caller's account; anything else (another account's, malformed, unknown) is 404. */
@@ -11,7 +10,6 @@ export async function resourceOf(em: Em, accountId: string, id: string): Promise
   return resource;
 }
 
-/** What the credentials module asks before deleting a credential: the resources it still manages. */
-export const credentialUsage: CredentialUsage = {
-  liveResources: (tx, credentialId) => tx.count(Resource, { credentialId, status: { $nin: [...UNMANAGED_STATUSES] } }),
-};
+/** The resources a credential still manages (neither destroyed nor forgotten): none, or it may not be deleted. */
+export const liveResourcesOf = (tx: Em, credentialId: string): Promise<number> =>
+  tx.count(Resource, { credentialId, status: { $nin: [...UNMANAGED_STATUSES] } });

@@ -1,4 +1,6 @@
+import { repeatInBatches } from '../../db/batches.ts';
 import type { Em } from '../../db/orm.ts';
+import { pruneInventory } from '../inventory/index.ts';
 
 /** Rows one statement deletes at most, so pruning never holds long locks on a busy table. */
 const BATCH = 5_000;
@@ -19,21 +21,11 @@ export interface Pruned {
  */
 export async function pruneHistory(em: Em, days: number): Promise<Pruned> {
   const cutoff = new Date(Date.now() - days * 86_400_000);
-  const loop = async (sql: string): Promise<number> => {
-    let total = 0;
-    for (;;) {
-      const res = (await em.getConnection().execute(sql, [cutoff, BATCH], 'run')) as unknown as { affectedRows: number };
-      total += res.affectedRows;
-      if (res.affectedRows < BATCH) return total;
-    }
-  };
+  const loop = (sql: string): Promise<number> => repeatInBatches(em, sql, [cutoff], BATCH);
+  const { tombstones, syncRuns } = await pruneInventory(em, cutoff);
   return {
-    tombstones: await loop(`delete from inventory_items where ctid = any(array(
-      select ctid from inventory_items where deleted_at < ? limit ?))`),
-    syncRuns: await loop(`delete from sync_runs where id = any(array(
-      select r.id from sync_runs r where r.status <> 'running' and r.finished_at < ?
-         and r.id is distinct from (select n.id from sync_runs n where n.credential_id = r.credential_id and n.status = 'succeeded' order by n.id desc limit 1)
-       limit ?))`),
+    tombstones,
+    syncRuns,
     costRuns: await loop(`delete from cost_runs where id = any(array(
       select r.id from cost_runs r where r.status in ('succeeded', 'failed') and r.finished_at < ?
          and r.id is distinct from (select n.id from cost_runs n where n.credential_id = r.credential_id and n.status in ('succeeded', 'failed') order by n.id desc limit 1)

@@ -25,19 +25,37 @@ function cruise(): Cruise {
 /** A file's folder; the entry points right under src/ are each a layer of their own (src/README.md), so a node. */
 const folderOf = (file: string): string => (dirname(file) === 'src' ? file : dirname(file));
 
-/** Pairs of folders (neither inside the other) that import each other through any of their files. */
+/** Groups of folders (no one inside another) that reach each other through their files' imports: any folder cycle. */
 function folderCycles(result: Cruise): string[] {
-  const edges = new Set<string>();
+  const edges = new Map<string, Set<string>>();
   for (const m of result.modules) {
     for (const d of m.dependencies) {
       if (!/^(src|workers|stacks)\//.test(d.resolved)) continue;
       const [a, b] = [folderOf(m.source), folderOf(d.resolved)];
       if (a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`)) continue;
-      edges.add(`${a} -> ${b}`);
+      edges.set(a, (edges.get(a) ?? new Set()).add(b));
     }
   }
-  return [...edges].map((e) => e.split(' -> ') as [string, string])
-    .filter(([a, b]) => a < b && edges.has(`${b} -> ${a}`)).map(([a, b]) => `${a} <-> ${b}`).sort();
+  // Tarjan's strongly connected components: each with more than one folder is a cycle.
+  const index = new Map<string, number>(), low = new Map<string, number>(), stack: string[] = [], cycles: string[] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    for (const w of edges.get(v) ?? []) {
+      if (!index.has(w)) visit(w);
+      if (stack.includes(w)) low.set(v, Math.min(low.get(v)!, low.get(w)!));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    for (let w = stack.pop()!; ; w = stack.pop()!) {
+      component.push(w);
+      if (w === v) break;
+    }
+    if (component.length > 1) cycles.push(component.sort().join(' <-> '));
+  };
+  for (const v of edges.keys()) if (!index.has(v)) visit(v);
+  return cycles.sort();
 }
 
 /** `typeof import('./x.ts')` in a type: the swc parser does not report it, so it is not allowed for our own files. */
